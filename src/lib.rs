@@ -1,1 +1,43 @@
-//! preflight
+//! preflight runs vision models on cameras and robots and, before serving a single frame,
+//! proves on the actual hardware that the model still behaves.
+//!
+//! Data flows one way: bundle → engine → preprocess → infer → decode (→ checks → verdict →
+//! report). [`Model`] composes the first steps:
+//!
+//! ```no_run
+//! use preflight::{DecodeOptions, Model, Prediction};
+//!
+//! let model = Model::open("models/blazeface")?;
+//! let result = model.infer_path("models/blazeface/cases/astronaut.png".as_ref(), DecodeOptions::default())?;
+//! if let Prediction::Detections { detections, .. } = &result.prediction {
+//!     for d in detections {
+//!         println!("face {:.2} at {:?}", d.score, d.bbox);
+//!     }
+//! }
+//! # Ok::<(), preflight::Error>(())
+//! ```
+#![deny(missing_docs)]
+
+mod bundle;
+mod decode;
+mod engine;
+mod error;
+mod fixup;
+mod latency;
+mod model;
+mod preprocess;
+
+pub use bundle::{
+    sha256_hex, Activation, BoxCoding, Bundle, ClassificationSpec, ColorOrder, DetectionSpec,
+    InputSpec, Layout, Manifest, ModelSpec, OutputSpec, ResizeMode, SuiteRef, MANIFEST_FILE,
+};
+pub use decode::{iou, ClassScore, DecodeOptions, Decoder, Detection, Prediction};
+pub use engine::{Engine, ModelInfo, OutputTensor, Outputs, TensorInfo};
+pub use error::{Error, Result};
+pub use fixup::Fixup;
+pub use latency::{cold_start, measure, Percentiles};
+pub use model::{Inference, Model};
+pub use preprocess::{decode_image, load_image, preprocess, InputTensor, Transform};
+
+/// Version of tract this build links, for reports.
+pub const TRACT_VERSION: &str = "0.23.9";

@@ -1,0 +1,87 @@
+//! A bundle made ready to serve: verified bundle, optimized engine and decoder, composed into
+//! one image → prediction call.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use image::DynamicImage;
+
+use crate::bundle::Bundle;
+use crate::decode::{DecodeOptions, Decoder, Prediction};
+use crate::engine::{Engine, Outputs};
+use crate::error::{Error, Result};
+use crate::preprocess::{self, InputTensor, Transform};
+
+/// An opened bundle with its model loaded and optimized.
+#[derive(Debug, Clone)]
+pub struct Model {
+    bundle: Bundle,
+    engine: Engine,
+    decoder: Decoder,
+}
+
+/// The result of one inference.
+#[derive(Debug, Clone)]
+pub struct Inference {
+    /// The decoded result.
+    pub prediction: Prediction,
+    /// The raw outputs the prediction was decoded from.
+    pub outputs: Outputs,
+    /// End to end: preprocessing, plan run and decoding.
+    pub elapsed: Duration,
+}
+
+impl Model {
+    /// Opens the bundle in `dir` and builds its model.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Model> {
+        Model::from_bundle(Bundle::open(dir)?)
+    }
+
+    /// Builds the model of an already opened bundle.
+    pub fn from_bundle(bundle: Bundle) -> Result<Model> {
+        let engine = Engine::load(&bundle)?;
+        let decoder = Decoder::new(&bundle, &engine)?;
+        Ok(Model {
+            bundle,
+            engine,
+            decoder,
+        })
+    }
+
+    /// The bundle this model came from.
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    /// The tract engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Preprocesses `image` into the model's input tensor.
+    pub fn prepare(&self, image: &DynamicImage) -> (InputTensor, Transform) {
+        preprocess::preprocess(image, &self.bundle.manifest().input)
+    }
+
+    /// Runs an image end to end.
+    pub fn infer(&self, image: &DynamicImage, options: DecodeOptions) -> Result<Inference> {
+        let start = Instant::now();
+        let (tensor, transform) = self.prepare(image);
+        let outputs = self.engine.run(&tensor)?;
+        let prediction = self
+            .decoder
+            .decode(&outputs, &transform, options)
+            .map_err(|m| Error::inference(self.engine.model_path(), m))?;
+        Ok(Inference {
+            prediction,
+            outputs,
+            elapsed: start.elapsed(),
+        })
+    }
+
+    /// Reads an image file and runs it end to end.
+    pub fn infer_path(&self, path: &Path, options: DecodeOptions) -> Result<Inference> {
+        let image = preprocess::load_image(path)?;
+        self.infer(&image, options)
+    }
+}

@@ -54,26 +54,6 @@ impl Percentiles {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_rank_on_one_to_hundred() {
-        let s: Vec<Duration> = (1..=100).rev().map(Duration::from_millis).collect();
-        let p = Percentiles::of(&s).unwrap();
-        assert_eq!((p.p50, p.p90, p.p99, p.max), (50.0, 90.0, 99.0, 100.0));
-        assert!((p.mean - 50.5).abs() < 1e-9);
-        assert_eq!(Percentiles::of(&[]), None);
-    }
-
-    #[test]
-    fn single_sample_is_every_percentile() {
-        let p = Percentiles::of(&[Duration::from_millis(7)]).unwrap();
-        assert_eq!((p.p50, p.p99, p.max), (7.0, 7.0, 7.0));
-    }
-}
-
 /// Times `iterations` end-to-end inferences of `image` after `warmup` untimed ones.
 pub fn measure(
     model: &crate::Model,
@@ -100,4 +80,24 @@ pub fn cold_start(
     let model = crate::Model::open(dir)?;
     model.infer(image, crate::DecodeOptions::default())?;
     Ok((model, start.elapsed()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_on_one_to_hundred() {
+        let s: Vec<Duration> = (1..=100).rev().map(Duration::from_millis).collect();
+        let p = Percentiles::of(&s).unwrap();
+        assert_eq!((p.p50, p.p90, p.p99, p.max), (50.0, 90.0, 99.0, 100.0));
+        assert!((p.mean - 50.5).abs() < 1e-9);
+        assert_eq!(Percentiles::of(&[]), None);
+    }
+
+    #[test]
+    fn single_sample_is_every_percentile() {
+        let p = Percentiles::of(&[Duration::from_millis(7)]).unwrap();
+        assert_eq!((p.p50, p.p99, p.max), (7.0, 7.0, 7.0));
+    }
 }

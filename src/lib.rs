@@ -34,7 +34,7 @@ pub use bundle::{
 pub use decode::{iou, ClassScore, DecodeOptions, Decoder, Detection, Prediction};
 pub use engine::{Engine, ModelInfo, OutputTensor, Outputs, TensorInfo};
 pub use error::{Error, Result};
-pub use fixup::Fixup;
+pub use fixup::{apply as apply_onnx_fixups, Fixup};
 pub use latency::{cold_start, measure, Percentiles};
 pub use model::{Inference, Model};
 pub use preprocess::{decode_image, load_image, preprocess, InputTensor, Transform};

@@ -1,0 +1,65 @@
+//! Criterion benches on the default bundle: preprocessing (decode excluded) and inference.
+//! Run with `cargo bench --bench pipeline`; compare medians side by side in one run.
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use preflight::{DecodeOptions, Model};
+
+fn bundle() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/blazeface")
+}
+
+fn pipeline(c: &mut Criterion) {
+    let model = Model::open(bundle()).expect("default bundle");
+    let astronaut = preflight::load_image(&bundle().join("cases/astronaut.png")).unwrap();
+    let face = preflight::load_image(&bundle().join("cases/lfw/face_000.png")).unwrap();
+    let spec = model.bundle().manifest().input.clone();
+    let (tensor, _) = model.prepare(&astronaut);
+
+    c.bench_function("preprocess/astronaut_512x512_rgb", |b| {
+        b.iter(|| preflight::preprocess(black_box(&astronaut), &spec))
+    });
+    c.bench_function("preprocess/lfw_25x25_gray", |b| {
+        b.iter(|| preflight::preprocess(black_box(&face), &spec))
+    });
+    c.bench_function("engine/run_128x128", |b| {
+        b.iter(|| model.engine().run(black_box(&tensor)).unwrap())
+    });
+    c.bench_function("model/infer_astronaut_end_to_end", |b| {
+        b.iter(|| {
+            model
+                .infer(black_box(&astronaut), DecodeOptions::default())
+                .unwrap()
+        })
+    });
+}
+
+/// The same model through tract's own API, no preflight in the loop: the baseline that
+/// `engine/run_128x128` is compared with.
+fn raw_tract(c: &mut Criterion) {
+    use tract_onnx::prelude::*;
+    let onnx = tract_onnx::onnx();
+    let mut proto = onnx
+        .proto_model_for_path(bundle().join("face_detection_front_128x128_barracuda.onnx"))
+        .unwrap();
+    preflight::apply_onnx_fixups(&mut proto);
+    let plan = onnx
+        .model_for_proto_model(&proto)
+        .unwrap()
+        .with_input_fact(0, f32::fact([1, 128, 128, 3]).into())
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let input: Tensor = Tensor::zero::<f32>(&[1, 128, 128, 3]).unwrap();
+    c.bench_function("raw_tract/run_128x128", |b| {
+        b.iter(|| plan.run(tvec![black_box(input.clone()).into()]).unwrap())
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(50);
+    targets = pipeline, raw_tract
+}
+criterion_main!(benches);

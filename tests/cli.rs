@@ -1,0 +1,162 @@
+//! The CLI on the default bundle: results a person can check.
+
+use crate::harness::*;
+
+fn json(o: &std::process::Output) -> serde_json::Value {
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(o));
+    serde_json::from_slice(&o.stdout).expect("valid JSON on stdout")
+}
+
+#[test]
+fn astronaut_has_exactly_one_face_over_her_face() {
+    let o = preflight(&[
+        "run",
+        "--format",
+        "json",
+        "models/blazeface/cases/astronaut.png",
+    ]);
+    let doc = json(&o);
+    assert_eq!(doc["bundle"], "blazeface");
+    let dets = doc["results"][0]["detections"].as_array().unwrap();
+    let strong: Vec<_> = dets
+        .iter()
+        .filter(|d| d["score"].as_f64().unwrap() >= 0.75)
+        .collect();
+    assert_eq!(strong.len(), 1, "{dets:?}");
+    let b: Vec<f64> = strong[0]["box"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    // Her face spans roughly x 180..275, y 80..180 in the 512x512 photo.
+    let (cx, cy) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+    assert!(
+        (190.0..260.0).contains(&cx) && (95.0..165.0).contains(&cy),
+        "box {b:?}"
+    );
+    assert!((60.0..140.0).contains(&(b[2] - b[0])), "box width {b:?}");
+    assert!(doc["results"][0]["ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn chelsea_the_cat_has_no_confident_face() {
+    let o = preflight(&[
+        "run",
+        "models/blazeface",
+        "models/blazeface/cases/chelsea.png",
+        "--format",
+        "json",
+    ]);
+    let doc = json(&o);
+    for d in doc["results"][0]["detections"].as_array().unwrap() {
+        assert!(d["score"].as_f64().unwrap() < 0.75, "{d}");
+    }
+}
+
+#[test]
+fn threshold_and_top_override_the_manifest() {
+    let img = "models/blazeface/cases/camera.png";
+    let many = json(&preflight(&[
+        "run",
+        img,
+        "--format",
+        "json",
+        "--threshold",
+        "0.01",
+    ]));
+    let few = json(&preflight(&[
+        "run",
+        img,
+        "--format",
+        "json",
+        "--threshold",
+        "0.01",
+        "--top",
+        "1",
+    ]));
+    assert!(many["results"][0]["detections"].as_array().unwrap().len() > 1);
+    assert_eq!(few["results"][0]["detections"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn text_output_names_each_image() {
+    let o = preflight(&[
+        "run",
+        "models/blazeface/cases/astronaut.png",
+        "models/blazeface/cases/rocket.jpg",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("astronaut.png") && out.contains("rocket.jpg"),
+        "{out}"
+    );
+    assert!(out.contains("nothing detected"), "{out}");
+}
+
+#[test]
+fn inspect_shows_hash_io_and_fixups() {
+    let o = preflight(&["inspect"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51"));
+    assert!(
+        out.contains("Identity:0 [1, 512, 1]") && out.contains("Identity_3:0 [1, 384, 16]"),
+        "{out}"
+    );
+    assert!(out.contains("ConstantOfShape without `value`"), "{out}");
+    let doc = json(&preflight(&[
+        "inspect",
+        "models/blazeface",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(doc["model"]["info"]["onnx_nodes"], 104);
+}
+
+#[test]
+fn bench_reports_percentiles_and_cold_start() {
+    let doc = json(&preflight(&[
+        "bench",
+        "--iterations",
+        "5",
+        "--warmup",
+        "1",
+        "--format",
+        "json",
+    ]));
+    let l = &doc["latency_ms"];
+    let p50 = l["p50"].as_f64().unwrap();
+    assert!(
+        p50 > 0.0 && p50 <= l["p99"].as_f64().unwrap() && l["p99"].as_f64() <= l["max"].as_f64()
+    );
+    assert!(doc["cold_start_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn shipped_model_is_the_unmodified_upstream_file() {
+    let bytes = std::fs::read(default_bundle().join("face_detection_front_128x128_barracuda.onnx"))
+        .unwrap();
+    assert_eq!(bytes.len(), 442_005);
+    assert_eq!(
+        preflight::sha256_hex(&bytes),
+        "d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51"
+    );
+}
+
+#[test]
+fn engine_serves_several_threads_at_once() {
+    let model = std::sync::Arc::new(preflight::Model::open(default_bundle()).unwrap());
+    let img = preflight::load_image(&case("astronaut.png")).unwrap();
+    let want = model.infer(&img, Default::default()).unwrap().prediction;
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let (m, i) = (model.clone(), img.clone());
+            std::thread::spawn(move || m.infer(&i, Default::default()).unwrap().prediction)
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), want);
+    }
+}

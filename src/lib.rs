@@ -19,13 +19,21 @@
 #![deny(missing_docs)]
 
 mod bundle;
+mod check;
 mod decode;
 mod engine;
 mod error;
 mod fixup;
+mod gate;
+mod golden;
 mod latency;
 mod model;
+mod perturb;
 mod preprocess;
+mod report;
+mod runtime;
+mod suite;
+mod target;
 
 pub use bundle::{
     sha256_hex, Activation, BoxCoding, Bundle, ClassificationSpec, ColorOrder, DetectionSpec,
@@ -40,4 +48,16 @@ pub use model::{Inference, Model};
 pub use preprocess::{decode_image, load_image, preprocess, InputTensor, Transform};
 
 /// Version of tract this build links, for reports.
-pub const TRACT_VERSION: &str = "0.23.9";
+pub const TRACT_VERSION: &str = env!("PREFLIGHT_TRACT_VERSION");
+pub use check::{run_checks, CheckResult, RunContext, Timing};
+pub use gate::{verdict, Status, Verdict};
+pub use golden::{compare as compare_outputs, record, Diff, Golden, GoldenCase, GoldenTensor};
+pub use perturb::{case_seed, Perturbation, ALL as PERTURBATIONS};
+pub use report::{write_atomically, BundleInfo, HostInfo, Report, RuntimeInfo, REPORT_SCHEMA};
+pub use runtime::{check, Runtime, StartError, StartOptions};
+pub use suite::{
+    AccuracySpec, BudgetSpec, Case, CheckKind, CheckSpec, Direction, DirectionalSpec,
+    InvarianceSpec, LatencySpec, Metric, ParitySpec, PerturbationRef, RobustnessSpec, Selection,
+    Severity, Stat, Suite, Threshold, Tolerance,
+};
+pub use target::{host_cores, host_cpu, host_triple, TargetProfile};

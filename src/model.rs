@@ -63,15 +63,50 @@ impl Model {
         preprocess::preprocess(image, &self.bundle.manifest().input)
     }
 
+    /// Preprocesses and runs `image`, without decoding: the raw outputs and the transform
+    /// needed to decode them later, at any threshold.
+    pub fn run_raw(&self, image: &DynamicImage) -> Result<(Outputs, Transform)> {
+        let (tensor, transform) = self.prepare(image);
+        Ok((self.engine.run(&tensor)?, transform))
+    }
+
+    /// Runs an image already brought to the input size (by [`crate::preprocess::resize`]),
+    /// keeping the `transform` of that resize so results map back to the original image.
+    /// Behaviour checks perturb images at this point, as ImageNet-C corrupts images at the
+    /// model's input resolution.
+    pub fn run_resized(
+        &self,
+        resized: &image::RgbImage,
+        transform: Transform,
+    ) -> Result<(Outputs, Transform)> {
+        let tensor = preprocess::to_tensor(resized, &self.bundle.manifest().input);
+        Ok((self.engine.run(&tensor)?, transform))
+    }
+
+    /// Brings an image to the input size per the manifest (the first half of preprocessing).
+    pub fn resize(&self, image: &DynamicImage) -> (image::RgbImage, Transform) {
+        let spec = &self.bundle.manifest().input;
+        let (h, w) = spec.size();
+        preprocess::resize(&image.to_rgb8(), w as u32, h as u32, spec.resize, spec.pad)
+    }
+
+    /// Decodes outputs of [`Model::run_raw`].
+    pub fn decode(
+        &self,
+        outputs: &Outputs,
+        transform: &Transform,
+        options: DecodeOptions,
+    ) -> Result<Prediction> {
+        self.decoder
+            .decode(outputs, transform, options)
+            .map_err(|m| Error::inference(self.engine.model_path(), m))
+    }
+
     /// Runs an image end to end.
     pub fn infer(&self, image: &DynamicImage, options: DecodeOptions) -> Result<Inference> {
         let start = Instant::now();
-        let (tensor, transform) = self.prepare(image);
-        let outputs = self.engine.run(&tensor)?;
-        let prediction = self
-            .decoder
-            .decode(&outputs, &transform, options)
-            .map_err(|m| Error::inference(self.engine.model_path(), m))?;
+        let (outputs, transform) = self.run_raw(image)?;
+        let prediction = self.decode(&outputs, &transform, options)?;
         Ok(Inference {
             prediction,
             outputs,

@@ -112,6 +112,19 @@ def generate(out_dir, wheel):
         write_gray_png(os.path.join(out_dir, "lfw", f"{kind}_{i:03d}.png"), w, h, px)
 
 
+def low_contrast_faces(values, count=25):
+    """Ids of the `count` LFW faces with the lowest RMS contrast (population standard
+    deviation of their 8-bit gray values): the suite's `low-contrast` slice."""
+    scored = []
+    for i in range(100):
+        px = [min(255, max(0, round(v * 255))) for v in values[i * 625:(i + 1) * 625]]
+        mean = sum(px) / len(px)
+        std = (sum((p - mean) ** 2 for p in px) / len(px)) ** 0.5
+        scored.append((std, i))
+    scored.sort()
+    return [f"face_{i:03d}" for _, i in scored[:count]]
+
+
 def tree_hashes(d):
     out = {}
     for base, _, files in os.walk(d):
@@ -124,9 +137,15 @@ def tree_hashes(d):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="compare with the committed cases instead of writing")
+    ap.add_argument("--low-contrast", action="store_true", help="print the low-contrast slice's case ids")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         wheel = fetch_wheel(tmp)
+        if args.low_contrast:
+            with zipfile.ZipFile(wheel) as z:
+                _, values = read_npy_f64(z.read("skimage/data/lfw_subset.npy"))
+            print(", ".join(f'"{i}"' for i in low_contrast_faces(values)))
+            return
         if args.check:
             fresh = os.path.join(tmp, "cases")
             generate(fresh, wheel)

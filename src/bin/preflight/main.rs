@@ -59,6 +59,63 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Run the bundle's behaviour suite on this hardware and gate on the verdict.
+    ///
+    /// Exit 0 pass (or degraded without --strict), 1 the gate failed, 2 could not run.
+    Check {
+        /// Bundle directory.
+        bundle: Option<PathBuf>,
+        /// Run this suite instead of the bundle's own (e.g. a full acceptance suite).
+        #[arg(long)]
+        suite: Option<PathBuf>,
+        /// Hardware profile name (see targets/) or a profile .toml file.
+        #[arg(long)]
+        target: Option<String>,
+        /// Treat a degraded verdict as failed.
+        #[arg(long)]
+        strict: bool,
+        /// Seed for perturbations.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Write the JSON report here (atomically).
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// Write a JUnit XML report here (atomically).
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// What to print on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Record golden outputs of the suite's parity cases, for parity checks elsewhere.
+    Record {
+        /// Bundle directory.
+        bundle: Option<PathBuf>,
+        /// Suite whose parity checks name the cases (default: the bundle's).
+        #[arg(long)]
+        suite: Option<PathBuf>,
+        /// Output file (default: the golden file the first parity check names).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Write a perturbed copy of an image, to see what a suite's corruption does.
+    Perturb {
+        /// Input image.
+        image: PathBuf,
+        /// Perturbation name (brightness, contrast, gamma, gaussian_noise, blur, jpeg,
+        /// pixelate, rotate, translate, occlude, flip).
+        #[arg(long)]
+        name: String,
+        /// Severity 1..=5.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+        severity: u8,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output PNG.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Time end-to-end inference (p50/p90/p99/max/mean) and cold start.
     Bench {
         /// Bundle directory.
@@ -110,6 +167,44 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             top,
         } => run(paths, format, threshold, top),
         Command::Inspect { bundle, format } => inspect(&bundle_dir(bundle), format),
+        Command::Check {
+            bundle,
+            suite,
+            target,
+            strict,
+            seed,
+            report,
+            junit,
+            format,
+        } => {
+            let options = preflight::StartOptions {
+                target: target
+                    .as_deref()
+                    .map(preflight::TargetProfile::find)
+                    .transpose()?,
+                seed,
+                suite,
+                strict,
+            };
+            check(&bundle_dir(bundle), &options, report, junit, format)
+        }
+        Command::Record { bundle, suite, out } => record(&bundle_dir(bundle), suite, out),
+        Command::Perturb {
+            image,
+            name,
+            severity,
+            seed,
+            out,
+        } => {
+            let p: preflight::Perturbation = name
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--name: {e}"))?;
+            let img = preflight::load_image(&image)?.to_rgb8();
+            p.apply(&img, severity, seed)
+                .save(&out)
+                .with_context(|| format!("{}: cannot write image", out.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench {
             bundle,
             iterations,
@@ -193,6 +288,97 @@ fn print_prediction(path: &Path, ms: f64, prediction: &Prediction) {
         }
         Prediction::Raw {} => println!("  (raw outputs; nothing to decode)"),
     }
+}
+
+fn check(
+    dir: &Path,
+    options: &preflight::StartOptions,
+    report_path: Option<PathBuf>,
+    junit_path: Option<PathBuf>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = |done: usize, total: usize, name: &str| {
+        // Progress only where a person watches; logs and CI get the report alone.
+        if tty {
+            if done < total {
+                eprint!("\r\x1b[K[{}/{total}] {name}", done + 1);
+            } else {
+                eprint!("\r\x1b[K");
+            }
+        }
+    };
+    let (_, report) = preflight::check(dir, options, &mut progress)?;
+    // Write the files before printing, so a closed stdout never loses a report.
+    if let Some(p) = &report_path {
+        preflight::write_atomically(p, report.to_json().as_bytes())?;
+    }
+    if let Some(p) = &junit_path {
+        preflight::write_atomically(p, report.to_junit().as_bytes())?;
+    }
+    match format {
+        Format::Json => println!("{}", report.to_json()),
+        Format::Text => print!("{}", report.to_text()),
+    }
+    if report.verdict == preflight::Verdict::Degraded && report.serving_allowed {
+        log::warn!("verdict degraded: a major check does not hold (use --strict to refuse)");
+    }
+    Ok(if report.serving_allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn record(dir: &Path, suite: Option<PathBuf>, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let model = Model::open(dir)?;
+    let suite_path = match suite.or_else(|| model.bundle().suite_path()) {
+        Some(p) => p,
+        None => bail!(
+            "{}: the bundle has no suite; give one with --suite",
+            dir.display()
+        ),
+    };
+    let suite = preflight::Suite::load(&suite_path)?;
+    let parity: Vec<&preflight::ParitySpec> = suite
+        .checks
+        .iter()
+        .filter_map(|c| match &c.kind {
+            preflight::CheckKind::Parity(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    let mut cases: Vec<String> = Vec::new();
+    for p in &parity {
+        for id in &p.cases {
+            if !cases.contains(id) {
+                cases.push(id.clone());
+            }
+        }
+    }
+    if cases.is_empty() {
+        bail!(
+            "{}: no parity check names cases to record",
+            suite_path.display()
+        );
+    }
+    let out = match out {
+        Some(o) => o,
+        None => suite_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&parity[0].golden),
+    };
+    let golden = preflight::record(&model, &suite, &cases)?;
+    golden.save(&out)?;
+    println!(
+        "recorded {} case(s) on {} to {}",
+        cases.len(),
+        golden.recorded_on,
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn inspect(dir: &Path, format: Format) -> anyhow::Result<ExitCode> {

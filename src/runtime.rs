@@ -1,0 +1,166 @@
+//! The startup gate: open the bundle, run its suite on this hardware, and serve only when the
+//! verdict allows. This is what firmware embeds.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use image::DynamicImage;
+
+use crate::bundle::Bundle;
+use crate::check::{run_checks, RunContext};
+use crate::decode::DecodeOptions;
+use crate::error::{Error, Result};
+use crate::gate::verdict;
+use crate::model::{Inference, Model};
+use crate::preprocess::load_image;
+use crate::report::{now_rfc3339, BundleInfo, HostInfo, Report, RuntimeInfo, REPORT_SCHEMA};
+use crate::suite::Suite;
+use crate::target::{host_cores, host_cpu, host_triple, TargetProfile};
+
+/// How to run the self-test.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Hardware profile; per-target thresholds use its name.
+    pub target: Option<TargetProfile>,
+    /// Seed for perturbations (reports with the same seed are comparable).
+    pub seed: u64,
+    /// A suite to run instead of the bundle's own.
+    pub suite: Option<PathBuf>,
+    /// Treat a degraded verdict as failed.
+    pub strict: bool,
+}
+
+/// Why [`Runtime::start`] did not return a serving runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The suite ran and the gate refused; the report says why.
+    #[error("the {} gate refused to serve: verdict {}", report.bundle.name, report.verdict.name())]
+    Refused {
+        /// The full report.
+        report: Box<Report>,
+    },
+    /// The self-test could not run at all.
+    #[error(transparent)]
+    Error(#[from] Error),
+}
+
+/// A model that has passed its self-test on this hardware.
+#[derive(Debug)]
+pub struct Runtime {
+    model: Model,
+    report: Report,
+}
+
+impl Runtime {
+    /// Opens the bundle in `dir`, runs its suite and returns a runtime that may serve, or the
+    /// report of why it may not.
+    pub fn start(
+        dir: impl AsRef<Path>,
+        options: &StartOptions,
+    ) -> std::result::Result<Runtime, StartError> {
+        let (model, report) = check(dir.as_ref(), options, &mut |_, _, _| {})?;
+        if report.serving_allowed {
+            if report.verdict != crate::gate::Verdict::Pass {
+                log::warn!(
+                    "{}: serving with verdict {}",
+                    report.bundle.name,
+                    report.verdict.name()
+                );
+            }
+            Ok(Runtime { model, report })
+        } else {
+            Err(StartError::Refused {
+                report: Box::new(report),
+            })
+        }
+    }
+
+    /// The self-test report.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// The loaded model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Runs one image end to end.
+    pub fn infer(&self, image: &DynamicImage) -> Result<Inference> {
+        self.model.infer(image, DecodeOptions::default())
+    }
+}
+
+/// Opens the bundle, times the cold start, runs the suite and builds the report, whatever the
+/// verdict. `progress(done, total, check)` is called before each check.
+pub fn check(
+    dir: &Path,
+    options: &StartOptions,
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<(Model, Report)> {
+    let started_at = now_rfc3339();
+    let start = Instant::now();
+    let bundle = Bundle::open(dir)?;
+    let suite_path = match (&options.suite, bundle.suite_path()) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => p,
+        (None, None) => {
+            return Err(Error::config(
+                dir.join(crate::bundle::MANIFEST_FILE),
+                "suite.path",
+                "the bundle has no suite; give one with --suite",
+            ))
+        }
+    };
+    let suite = Suite::load(&suite_path)?;
+    let model = Model::from_bundle(bundle)?;
+    // Cold start: from nothing loaded to the first result, on the first case.
+    let first = suite
+        .cases
+        .first()
+        .map(|c| load_image(&c.path))
+        .transpose()?;
+    if let Some(img) = &first {
+        model.infer(img, DecodeOptions::default())?;
+    }
+    let cold_start = first.is_some().then(|| start.elapsed());
+
+    let ctx = RunContext {
+        target: options.target.clone(),
+        seed: options.seed,
+        cold_start,
+    };
+    let (checks, timing) = run_checks(&model, &suite, &ctx, progress);
+    let verdict = verdict(checks.iter().map(|c| (c.severity, c.status)));
+    let manifest = model.bundle().manifest();
+    let report = Report {
+        schema: REPORT_SCHEMA.into(),
+        verdict,
+        strict: options.strict,
+        serving_allowed: verdict.allows_serving(options.strict),
+        started_at,
+        duration_ms: (start.elapsed().as_secs_f64() * 1e4).round() / 10.0,
+        seed: options.seed,
+        bundle: BundleInfo {
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            model_sha256: model.bundle().model_sha256().into(),
+            suite: suite.name.clone(),
+            suite_sha256: suite.sha256.clone(),
+        },
+        runtime: RuntimeInfo {
+            version: env!("CARGO_PKG_VERSION").into(),
+            tract_version: crate::TRACT_VERSION.into(),
+        },
+        host: HostInfo {
+            triple: host_triple().into(),
+            cpu: host_cpu(),
+            cores: host_cores(),
+            target: options.target.as_ref().map(|t| t.name.clone()),
+            emulated: options.target.as_ref().is_some_and(|t| t.emulated),
+        },
+        timing,
+        checks,
+    };
+    Ok((model, report))
+}

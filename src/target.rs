@@ -1,0 +1,90 @@
+//! Hardware profiles (`targets/<name>.toml`): what board a run is on, so per-target thresholds
+//! apply and emulated runs never pretend to measure a board's latency.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::parse_toml;
+use crate::error::{Error, Result};
+
+include!(concat!(env!("OUT_DIR"), "/targets.rs"));
+
+/// A hardware profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetProfile {
+    /// The name per-target thresholds refer to (`rpi4`, `host`, ...).
+    pub name: String,
+    /// Rust target triple of the board.
+    pub triple: String,
+    /// CPU description.
+    pub cpu: String,
+    /// CPU cores on the board.
+    pub cores: u32,
+    /// Inference threads preflight uses there.
+    pub threads: u32,
+    /// True under an emulator: latency figures say nothing about the board.
+    pub emulated: bool,
+    /// Free text.
+    #[serde(default)]
+    pub notes: String,
+}
+
+impl TargetProfile {
+    /// A profile by name from those built in (the repository's `targets/`), or from a TOML
+    /// file when `name_or_path` ends in `.toml`.
+    pub fn find(name_or_path: &str) -> Result<TargetProfile> {
+        if name_or_path.ends_with(".toml") {
+            let path = Path::new(name_or_path);
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            return parse_toml(path, &text);
+        }
+        for (stem, text) in BUILTIN {
+            let profile: TargetProfile =
+                parse_toml(Path::new(&format!("targets/{stem}.toml")), text)?;
+            if profile.name == name_or_path || *stem == name_or_path {
+                return Ok(profile);
+            }
+        }
+        let known: Vec<&str> = BUILTIN.iter().map(|(s, _)| *s).collect();
+        Err(Error::config(
+            Path::new("targets"),
+            "name",
+            format!(
+                "no target profile {name_or_path:?} (built in: {})",
+                known.join(", ")
+            ),
+        ))
+    }
+
+    /// Every built-in profile.
+    pub fn builtin() -> Result<Vec<TargetProfile>> {
+        BUILTIN
+            .iter()
+            .map(|(stem, text)| parse_toml(Path::new(&format!("targets/{stem}.toml")), text))
+            .collect()
+    }
+}
+
+/// The Rust target triple this binary was built for.
+pub fn host_triple() -> &'static str {
+    env!("PREFLIGHT_TARGET_TRIPLE")
+}
+
+/// A one-line CPU description of this machine (model name from /proc/cpuinfo on Linux).
+pub fn host_cpu() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    info.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            matches!(k.trim(), "model name" | "Model" | "Hardware" | "cpu model")
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// Logical cores available to this process.
+pub fn host_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}

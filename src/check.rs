@@ -246,16 +246,11 @@ impl<'a> Runner<'a> {
             .map_err(|e| e.to_string())
     }
 
-    fn select(&self, s: &Selection) -> Result<Vec<Case>, Outcome> {
+    fn select(&self, s: &Selection) -> Result<Vec<Case>, String> {
         match self.suite.select(s) {
-            Ok(c) if c.is_empty() => {
-                Err(Outcome::cannot(format!("no case in slice {:?}", s.slice)))
-            }
+            Ok(c) if c.is_empty() => Err(format!("no case in slice {:?}", s.slice)),
             Ok(c) => Ok(c.into_iter().cloned().collect()),
-            Err(missing) => Err(Outcome::cannot(format!(
-                "no case with id {}",
-                missing.join(", ")
-            ))),
+            Err(missing) => Err(format!("no case with id {}", missing.join(", "))),
         }
     }
 
@@ -265,7 +260,7 @@ impl<'a> Runner<'a> {
         cases: &[Case],
         perturbation: Option<(Perturbation, u8)>,
         score: Option<f32>,
-    ) -> Result<Vec<(Case, Prediction)>, Outcome> {
+    ) -> Result<Vec<(Case, Prediction)>, String> {
         let mut out = Vec::new();
         for case in cases {
             let raw = match perturbation {
@@ -275,7 +270,7 @@ impl<'a> Runner<'a> {
             let pred = raw.and_then(|r| self.decode(&r, score));
             match pred {
                 Ok(p) => out.push((case.clone(), p)),
-                Err(e) => return Err(Outcome::cannot(format!("case {}: {e}", case.id))),
+                Err(e) => return Err(format!("case {}: {e}", case.id)),
             }
         }
         Ok(out)
@@ -284,11 +279,11 @@ impl<'a> Runner<'a> {
     fn accuracy(&mut self, a: &AccuracySpec) -> Outcome {
         let cases = match self.select(&a.select) {
             Ok(c) => c,
-            Err(o) => return o,
+            Err(e) => return Outcome::cannot(e),
         };
         let preds = match self.predictions(&cases, None, a.score_threshold) {
             Ok(p) => p,
-            Err(o) => return o,
+            Err(e) => return Outcome::cannot(e),
         };
         let threshold = a.threshold.for_target(self.target_name());
         match metric(a.metric, &preds, a.k, a.iou) {
@@ -300,11 +295,11 @@ impl<'a> Runner<'a> {
     fn invariance(&mut self, a: &InvarianceSpec) -> Outcome {
         let cases = match self.select(&a.select) {
             Ok(c) => c,
-            Err(o) => return o,
+            Err(e) => return Outcome::cannot(e),
         };
         let clean = match self.predictions(&cases, None, a.score_threshold) {
             Ok(p) => p,
-            Err(o) => return o,
+            Err(e) => return Outcome::cannot(e),
         };
         let (mut agree, mut total, mut failures) = (0usize, 0usize, Vec::new());
         let mut values = BTreeMap::new();
@@ -312,7 +307,7 @@ impl<'a> Runner<'a> {
             let perturbed =
                 match self.predictions(&cases, Some((p.name, p.severity)), a.score_threshold) {
                     Ok(x) => x,
-                    Err(o) => return o,
+                    Err(e) => return Outcome::cannot(e),
                 };
             let mut here = 0;
             for ((case, c), (_, q)) in clean.iter().zip(&perturbed) {
@@ -358,16 +353,16 @@ impl<'a> Runner<'a> {
     fn directional(&mut self, a: &DirectionalSpec) -> Outcome {
         let cases = match self.select(&a.select) {
             Ok(c) => c,
-            Err(o) => return o,
+            Err(e) => return Outcome::cannot(e),
         };
         let clean = match self.predictions(&cases, None, None) {
             Ok(p) => p,
-            Err(o) => return o,
+            Err(e) => return Outcome::cannot(e),
         };
         let p = a.perturbation;
         let moved = match self.predictions(&cases, Some((p.name, p.severity)), None) {
             Ok(x) => x,
-            Err(o) => return o,
+            Err(e) => return Outcome::cannot(e),
         };
         let mut failures = Vec::new();
         for ((case, c), (_, q)) in clean.iter().zip(&moved) {
@@ -411,7 +406,7 @@ impl<'a> Runner<'a> {
     fn robustness(&mut self, a: &RobustnessSpec) -> Outcome {
         let cases = match self.select(&a.select) {
             Ok(c) => c,
-            Err(o) => return o,
+            Err(e) => return Outcome::cannot(e),
         };
         let threshold = a.threshold.for_target(self.target_name());
         let mut curve = Vec::new();
@@ -421,7 +416,7 @@ impl<'a> Runner<'a> {
             let preds =
                 match self.predictions(&cases, Some((a.corruption, severity)), a.score_threshold) {
                     Ok(p) => p,
-                    Err(o) => return o,
+                    Err(e) => return Outcome::cannot(e),
                 };
             let m = match metric(a.metric, &preds, a.k, a.iou) {
                 Ok(m) => m,
@@ -700,6 +695,7 @@ fn decision(p: &Prediction) -> i64 {
     }
 }
 
+#[derive(Debug)]
 struct MetricValue {
     value: f64,
     hits: usize,

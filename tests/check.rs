@@ -1,0 +1,427 @@
+//! `preflight check` and the startup gate, driven through the binary and the library.
+
+use crate::harness::*;
+use serde_json::Value;
+
+/// A small suite over the bundle's own cases (written into a scratch copy of the bundle).
+fn suite_with(extra_checks: &str) -> ScratchBundle {
+    let b = ScratchBundle::new();
+    let text = format!(
+        r#"name = "test-suite"
+
+[[cases]]
+id = "astronaut"
+image = "cases/astronaut.png"
+objects = 1
+tags = ["photo"]
+
+[[cases]]
+id = "chelsea"
+image = "cases/chelsea.png"
+objects = 0
+tags = ["photo"]
+
+# A deliberately wrong label: the cat cannot be found as a face.
+[[cases]]
+id = "cat-labelled-face"
+image = "cases/chelsea.png"
+objects = 1
+tags = ["mislabelled"]
+
+[[cases]]
+glob = "cases/lfw/face_00*.png"
+objects = 1
+tags = ["lfw", "face"]
+
+[[checks]]
+name = "astronaut-found"
+kind = "accuracy"
+severity = "critical"
+metric = "count_match"
+cases = ["astronaut"]
+threshold = 1.0
+{extra_checks}"#
+    );
+    std::fs::write(b.path().join("test-suite.toml"), text).unwrap();
+    b
+}
+
+fn suite_arg(b: &ScratchBundle) -> String {
+    b.path()
+        .join("test-suite.toml")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn report(o: &std::process::Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+const IMPOSSIBLE_CRITICAL: &str = r#"
+[[checks]]
+name = "cat-is-a-face"
+kind = "accuracy"
+severity = "critical"
+metric = "recall"
+cases = ["cat-labelled-face", "astronaut"]
+threshold = 1.0
+"#;
+
+#[test]
+fn default_bundle_passes_with_a_complete_report_and_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, xml) = (dir.path().join("r.json"), dir.path().join("r.xml"));
+    let o = preflight(&[
+        "check",
+        "--report",
+        json.to_str().unwrap(),
+        "--junit",
+        xml.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("verdict: PASS"), "{}", stdout(&o));
+    let r: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(r["schema"], "preflight.report/v1");
+    assert_eq!(r["verdict"], "pass");
+    for key in ["started_at", "duration_ms", "seed"] {
+        assert!(!r[key].is_null(), "{key}");
+    }
+    assert_eq!(
+        r["bundle"]["model_sha256"],
+        "d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51"
+    );
+    for key in ["name", "version", "suite_sha256"] {
+        assert!(r["bundle"][key].is_string(), "bundle.{key}");
+    }
+    assert!(r["runtime"]["version"].is_string() && r["runtime"]["tract_version"] == "0.23.9");
+    assert_eq!(r["host"]["triple"], "x86_64-unknown-linux-gnu");
+    assert!(r["host"]["cores"].as_u64().unwrap() >= 1 && r["host"]["cpu"].is_string());
+    let checks = r["checks"].as_array().unwrap();
+    let kinds: std::collections::BTreeSet<&str> =
+        checks.iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    for k in [
+        "accuracy",
+        "invariance",
+        "directional",
+        "robustness",
+        "latency",
+        "cold_start",
+        "memory",
+        "parity",
+    ] {
+        assert!(kinds.contains(k), "default suite lacks a {k} check");
+    }
+    for c in checks {
+        for key in [
+            "name",
+            "kind",
+            "severity",
+            "passed",
+            "measured",
+            "threshold",
+            "unit",
+            "detail",
+            "failures",
+        ] {
+            assert!(c.get(key).is_some(), "check {} lacks {key}", c["name"]);
+        }
+    }
+    let xml = std::fs::read_to_string(&xml).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("JUnit is XML");
+    let cases = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
+    assert_eq!(cases, checks.len());
+}
+
+#[test]
+fn critical_check_that_cannot_hold_fails_the_gate() {
+    let b = suite_with(IMPOSSIBLE_CRITICAL);
+    let o = preflight(&[
+        "check",
+        b.arg(),
+        "--suite",
+        &suite_arg(&b),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = report(&o);
+    assert_eq!(r["verdict"], "fail");
+    let c = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "cat-is-a-face")
+        .unwrap();
+    assert_eq!(c["passed"], false);
+    assert_eq!(
+        c["failures"],
+        serde_json::json!(["cat-labelled-face"]),
+        "the cat is the failing case"
+    );
+}
+
+#[test]
+fn major_check_that_cannot_hold_degrades_and_strict_refuses() {
+    let major = IMPOSSIBLE_CRITICAL.replace("critical", "major");
+    let b = suite_with(&major);
+    let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("verdict: DEGRADED"), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("degraded"),
+        "a warning on stderr: {}",
+        stderr(&o)
+    );
+    let o = preflight(&[
+        "check",
+        b.arg(),
+        "--suite",
+        &suite_arg(&b),
+        "--strict",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(report(&o)["verdict"], "degraded");
+    assert_eq!(report(&o)["serving_allowed"], false);
+}
+
+#[test]
+fn malformed_suite_exits_2_naming_the_key() {
+    let b = suite_with("\n[[checks]]\nname = \"x\"\nkind = \"latency\"\nseverity = \"major\"\nstat = \"p99\"\nthreshold = 5.0\nwarmpu = 3\n");
+    let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b)]);
+    assert_one_line_error(
+        &o,
+        &["test-suite.toml", "checks[1]", "unknown field `warmpu`"],
+    );
+    let b = suite_with("\n[[checks]]\nname = \"x\"\nkind = \"accuracy\"\nseverity = \"major\"\nmetric = \"recall\"\nthreshold = 95\n");
+    assert_one_line_error(
+        &preflight(&["check", b.arg(), "--suite", &suite_arg(&b)]),
+        &["checks[1].threshold", "0..=1"],
+    );
+}
+
+#[test]
+fn unevaluable_check_fails_with_its_reason() {
+    let b = suite_with("\n[[checks]]\nname = \"ghost\"\nkind = \"accuracy\"\nseverity = \"minor\"\nmetric = \"recall\"\ncases = [\"nobody\"]\nthreshold = 0.5\n");
+    let o = preflight(&[
+        "check",
+        b.arg(),
+        "--suite",
+        &suite_arg(&b),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "a minor failure informs only");
+    let r = report(&o);
+    let c = &r["checks"][1];
+    assert_eq!(c["passed"], false);
+    assert!(
+        c["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no case with id nobody"),
+        "{c}"
+    );
+}
+
+const DETERMINISM: &str = r#"
+[[checks]]
+name = "noise"
+kind = "invariance"
+severity = "major"
+slice = ["lfw"]
+perturbations = [{ name = "gaussian_noise", severity = 2 }, { name = "occlude", severity = 2 }]
+threshold = 0.0
+
+[[checks]]
+name = "rotate-curve"
+kind = "robustness"
+severity = "minor"
+corruption = "rotate"
+metric = "recall"
+slice = ["lfw"]
+threshold = 0.5
+hold_through = 0
+
+[[checks]]
+name = "p50"
+kind = "latency"
+severity = "minor"
+stat = "p50"
+iterations = 3
+warmup = 1
+threshold = 10000.0
+"#;
+
+/// Drops what may differ between identical runs: timestamps and timings.
+fn without_timings(mut r: Value) -> Value {
+    let obj = r.as_object_mut().unwrap();
+    for key in ["started_at", "duration_ms", "timing"] {
+        obj.remove(key);
+    }
+    for c in obj["checks"].as_array_mut().unwrap() {
+        if c["kind"] == "latency" || c["kind"] == "cold_start" || c["kind"] == "memory" {
+            let c = c.as_object_mut().unwrap();
+            for key in ["measured", "detail", "values"] {
+                c.remove(key);
+            }
+        }
+    }
+    r
+}
+
+#[test]
+fn same_seed_same_report_except_timings() {
+    let b = suite_with(DETERMINISM);
+    let run = |seed: &str| {
+        let o = preflight(&[
+            "check",
+            b.arg(),
+            "--suite",
+            &suite_arg(&b),
+            "--seed",
+            seed,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        without_timings(report(&o))
+    };
+    let (a, b2) = (run("7"), run("7"));
+    assert_eq!(a, b2);
+    assert_eq!(a["seed"], 7);
+    assert_ne!(run("8")["checks"][1]["failures"], Value::Null);
+}
+
+#[test]
+fn emulated_target_does_not_measure_latency() {
+    let b = suite_with(DETERMINISM);
+    let profile = b.path().join("qemu-test.toml");
+    std::fs::write(
+        &profile,
+        "name = \"qemu-test\"\ntriple = \"aarch64-unknown-linux-gnu\"\ncpu = \"emulated\"\ncores = 1\nthreads = 1\nemulated = true\n",
+    )
+    .unwrap();
+    let o = preflight(&[
+        "check",
+        b.arg(),
+        "--suite",
+        &suite_arg(&b),
+        "--target",
+        profile.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report(&o);
+    assert_eq!(r["host"]["target"], "qemu-test");
+    assert_eq!(r["host"]["emulated"], true);
+    let lat = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "latency")
+        .unwrap();
+    assert_eq!(lat["status"], "not_measured");
+    assert_eq!(lat["passed"], Value::Null);
+    assert!(lat["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("not measured: emulated CPU"));
+}
+
+#[test]
+fn per_target_thresholds_apply() {
+    let b = suite_with("\n[[checks]]\nname = \"tight\"\nkind = \"latency\"\nseverity = \"critical\"\nstat = \"p50\"\niterations = 2\nwarmup = 0\nthreshold = { default = 10000.0, tiny = 0.000001 }\n");
+    let profile = b.path().join("tiny.toml");
+    std::fs::write(
+        &profile,
+        "name = \"tiny\"\ntriple = \"x\"\ncpu = \"x\"\ncores = 1\nthreads = 1\nemulated = false\n",
+    )
+    .unwrap();
+    let ok = preflight(&["check", b.arg(), "--suite", &suite_arg(&b)]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    let tight = preflight(&[
+        "check",
+        b.arg(),
+        "--suite",
+        &suite_arg(&b),
+        "--target",
+        profile.to_str().unwrap(),
+    ]);
+    assert_eq!(tight.status.code(), Some(1), "{}", stdout(&tight));
+}
+
+#[test]
+fn record_then_parity_passes_exact_and_detects_a_different_model_output() {
+    let b = suite_with("\n[[checks]]\nname = \"parity\"\nkind = \"parity\"\nseverity = \"critical\"\ngolden = \"g.json\"\ntolerance = \"exact\"\ncases = [\"astronaut\", \"face_001\"]\n");
+    let o = preflight(&["record", b.arg(), "--suite", &suite_arg(&b)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = preflight(&[
+        "check",
+        b.arg(),
+        "--suite",
+        &suite_arg(&b),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report(&o);
+    assert_eq!(r["checks"][1]["measured"], 0.0);
+    assert!(r["checks"][1]["values"]["Identity:0"].is_number());
+    // Tamper with one golden value: the same run must now fail exact parity.
+    let g = b.path().join("g.json");
+    let mut golden: Value = serde_json::from_slice(&std::fs::read(&g).unwrap()).unwrap();
+    golden["cases"][0]["outputs"][0]["data"][0] = serde_json::json!(123.0);
+    std::fs::write(&g, serde_json::to_vec(&golden).unwrap()).unwrap();
+    let o = preflight(&[
+        "check",
+        b.arg(),
+        "--suite",
+        &suite_arg(&b),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        report(&o)["checks"][1]["failures"],
+        serde_json::json!(["astronaut"])
+    );
+}
+
+#[test]
+fn runtime_serves_only_when_the_gate_allows() {
+    let b = suite_with("");
+    let options = preflight::StartOptions {
+        suite: Some(b.path().join("test-suite.toml")),
+        ..Default::default()
+    };
+    let rt = preflight::Runtime::start(b.path(), &options).expect("gate passes");
+    assert_eq!(rt.report().verdict, preflight::Verdict::Pass);
+    let img = preflight::load_image(&case("astronaut.png")).unwrap();
+    assert!(rt.infer(&img).unwrap().prediction.top_score() > 0.9);
+
+    let bad = suite_with(IMPOSSIBLE_CRITICAL);
+    let options = preflight::StartOptions {
+        suite: Some(bad.path().join("test-suite.toml")),
+        ..Default::default()
+    };
+    match preflight::Runtime::start(bad.path(), &options) {
+        Err(preflight::StartError::Refused { report }) => {
+            assert_eq!(report.verdict, preflight::Verdict::Fail);
+            assert_eq!(
+                report.checks.len(),
+                2,
+                "the full report comes with the refusal"
+            );
+        }
+        other => panic!(
+            "expected a refusal, got {:?}",
+            other.map(|r| r.report().verdict)
+        ),
+    }
+}

@@ -6,10 +6,7 @@ use std::path::Path;
 
 fn main() {
     // Reports name the triple the binary was built for.
-    println!(
-        "cargo:rustc-env=PREFLIGHT_TARGET_TRIPLE={}",
-        std::env::var("TARGET").unwrap()
-    );
+    println!("cargo:rustc-env=PREFLIGHT_TARGET_TRIPLE={}", std::env::var("TARGET").unwrap());
     // The tract version actually linked, from the lock file, for reports.
     let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock");
     println!("cargo:rerun-if-changed={}", lock.display());
@@ -32,12 +29,7 @@ fn main() {
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
         let stem = f.file_stem().unwrap().to_string_lossy();
-        writeln!(
-            code,
-            "    ({stem:?}, include_str!({:?})),",
-            f.display().to_string()
-        )
-        .unwrap();
+        writeln!(code, "    ({stem:?}, include_str!({:?})),", f.display().to_string()).unwrap();
     }
     code.push_str("];\n");
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("targets.rs");

@@ -25,11 +25,7 @@ fn pipeline(c: &mut Criterion) {
         b.iter(|| model.engine().run(black_box(&tensor)).unwrap())
     });
     c.bench_function("model/infer_astronaut_end_to_end", |b| {
-        b.iter(|| {
-            model
-                .infer(black_box(&astronaut), DecodeOptions::default())
-                .unwrap()
-        })
+        b.iter(|| model.infer(black_box(&astronaut), DecodeOptions::default()).unwrap())
     });
 }
 

@@ -271,14 +271,9 @@ impl Bundle {
         }
 
         let labels = match &manifest.output {
-            OutputSpec::Classification(ClassificationSpec {
-                labels: Some(rel), ..
-            }) => {
+            OutputSpec::Classification(ClassificationSpec { labels: Some(rel), .. }) => {
                 let path = resolve(dir, &manifest_path, "output.labels", rel)?;
-                read_text(&path)?
-                    .lines()
-                    .map(|l| l.trim_end().to_string())
-                    .collect()
+                read_text(&path)?.lines().map(|l| l.trim_end().to_string()).collect()
             }
             _ => Vec::new(),
         };
@@ -339,10 +334,7 @@ impl Bundle {
 
 /// Lower-case hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) fn read_text(path: &Path) -> Result<String> {
@@ -357,11 +349,7 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str
         let inner = e.into_inner();
         // toml's message repeats the source snippet over several lines; keep the reason.
         let message = inner.message().to_string();
-        let key = if key == "." {
-            "(top level)".to_string()
-        } else {
-            key
-        };
+        let key = if key == "." { "(top level)".to_string() } else { key };
         Error::config(path, key, message)
     })
 }
@@ -369,15 +357,10 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str
 /// Joins `rel` to `dir`, refusing absolute paths, `..` and symlinks that escape `dir`.
 pub(crate) fn resolve(dir: &Path, file: &Path, key: &str, rel: &str) -> Result<PathBuf> {
     let candidate = Path::new(rel);
-    let escapes = candidate
-        .components()
-        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+    let escapes =
+        candidate.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
     if rel.is_empty() || escapes {
-        return Err(Error::config(
-            file,
-            key,
-            format!("path {rel:?} leaves the bundle directory"),
-        ));
+        return Err(Error::config(file, key, format!("path {rel:?} leaves the bundle directory")));
     }
     let joined = dir.join(candidate);
     if let (Ok(real), Ok(root)) = (joined.canonicalize(), dir.canonicalize()) {
@@ -396,29 +379,17 @@ fn validate(path: &Path, m: &Manifest) -> Result<()> {
     let bad = |key: &str, msg: String| Err(Error::config(path, key, msg));
     let sha = &m.model.sha256;
     if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
-        return bad(
-            "model.sha256",
-            format!("expected 64 hex digits, got {sha:?}"),
-        );
+        return bad("model.sha256", format!("expected 64 hex digits, got {sha:?}"));
     }
     let input = &m.input;
     if input.shape.len() != 4 {
-        return bad(
-            "input.shape",
-            format!("expected 4 dimensions, got {:?}", input.shape),
-        );
+        return bad("input.shape", format!("expected 4 dimensions, got {:?}", input.shape));
     }
     if input.shape[0] != 1 {
-        return bad(
-            "input.shape",
-            format!("batch must be 1, got {}", input.shape[0]),
-        );
+        return bad("input.shape", format!("batch must be 1, got {}", input.shape[0]));
     }
     if input.shape.contains(&0) {
-        return bad(
-            "input.shape",
-            format!("dimensions must be positive, got {:?}", input.shape),
-        );
+        return bad("input.shape", format!("dimensions must be positive, got {:?}", input.shape));
     }
     let channels = match input.layout {
         Layout::Nchw => input.shape[1],
@@ -435,10 +406,7 @@ fn validate(path: &Path, m: &Manifest) -> Result<()> {
         );
     }
     if !(input.scale.is_finite() && input.scale > 0.0) {
-        return bad(
-            "input.scale",
-            format!("must be a positive number, got {}", input.scale),
-        );
+        return bad("input.scale", format!("must be a positive number, got {}", input.scale));
     }
     for (key, v) in [("input.mean", &input.mean), ("input.std", &input.std)] {
         if v.len() != channels {
@@ -460,10 +428,7 @@ fn validate(path: &Path, m: &Manifest) -> Result<()> {
         OutputSpec::Detection(d) => {
             let layers = d.scores.len();
             if layers == 0 {
-                return bad(
-                    "output.scores",
-                    "at least one anchor layer is needed".into(),
-                );
+                return bad("output.scores", "at least one anchor layer is needed".into());
             }
             for (key, n) in [
                 ("output.boxes", d.boxes.len()),
@@ -536,10 +501,7 @@ mod tests {
         let err = parse_toml::<Outer>(Path::new("b.toml"), "[input]\nshape = []\nfoo = 1\n")
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("input") && err.contains("unknown field `foo`"),
-            "{err}"
-        );
+        assert!(err.contains("input") && err.contains("unknown field `foo`"), "{err}");
     }
 
     #[test]

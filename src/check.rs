@@ -176,11 +176,7 @@ impl<'a> Runner<'a> {
             unit: outcome.unit.into(),
             detail: outcome.detail,
             failures: outcome.failures,
-            values: outcome
-                .values
-                .into_iter()
-                .map(|(k, v)| (k, round6(v)))
-                .collect(),
+            values: outcome.values.into_iter().map(|(k, v)| (k, round6(v))).collect(),
         }
     }
 
@@ -190,9 +186,7 @@ impl<'a> Runner<'a> {
             return img.clone();
         }
         let t = Instant::now();
-        let img = load_image(&case.path)
-            .map(|i| self.model.resize(&i))
-            .map_err(|e| e.to_string());
+        let img = load_image(&case.path).map(|i| self.model.resize(&i)).map_err(|e| e.to_string());
         self.timing.image_decode_ms += ms(t.elapsed());
         self.images.insert(case.id.clone(), img.clone());
         img
@@ -200,10 +194,7 @@ impl<'a> Runner<'a> {
 
     fn run_image(&mut self, img: &RgbImage, transform: Transform) -> Cached<(Outputs, Transform)> {
         let t = Instant::now();
-        let r = self
-            .model
-            .run_resized(img, transform)
-            .map_err(|e| e.to_string());
+        let r = self.model.run_resized(img, transform).map_err(|e| e.to_string());
         self.timing.inference_ms += ms(t.elapsed());
         r
     }
@@ -212,9 +203,7 @@ impl<'a> Runner<'a> {
         if let Some(r) = self.clean.get(&case.id) {
             return r.clone();
         }
-        let r = self
-            .image(case)
-            .and_then(|(img, tr)| self.run_image(&img, tr));
+        let r = self.image(case).and_then(|(img, tr)| self.run_image(&img, tr));
         self.clean.insert(case.id.clone(), r.clone());
         r
     }
@@ -227,23 +216,14 @@ impl<'a> Runner<'a> {
     ) -> Cached<(Outputs, Transform)> {
         let (img, transform) = self.image(case)?;
         let t = Instant::now();
-        let perturbed = p.apply(
-            &img,
-            severity,
-            case_seed(self.ctx.seed, p, severity, &case.id),
-        );
+        let perturbed = p.apply(&img, severity, case_seed(self.ctx.seed, p, severity, &case.id));
         self.timing.perturbation_ms += ms(t.elapsed());
         self.run_image(&perturbed, transform)
     }
 
     fn decode(&self, raw: &(Outputs, Transform), score: Option<f32>) -> Cached<Prediction> {
-        let options = DecodeOptions {
-            threshold: score,
-            top: None,
-        };
-        self.model
-            .decode(&raw.0, &raw.1, options)
-            .map_err(|e| e.to_string())
+        let options = DecodeOptions { threshold: score, top: None };
+        self.model.decode(&raw.0, &raw.1, options).map_err(|e| e.to_string())
     }
 
     fn select(&self, s: &Selection) -> Result<Vec<Case>, String> {
@@ -319,24 +299,14 @@ impl<'a> Runner<'a> {
                     failures.push(format!("{}@{}:{}", case.id, p.name, p.severity));
                 }
             }
-            values.insert(
-                format!("{}:{}", p.name, p.severity),
-                here as f64 / cases.len() as f64,
-            );
+            values.insert(format!("{}:{}", p.name, p.severity), here as f64 / cases.len() as f64);
         }
         let threshold = a.threshold.for_target(self.target_name());
         let rate = agree as f64 / total as f64;
-        let names: Vec<String> = a
-            .perturbations
-            .iter()
-            .map(|p| format!("{}:{}", p.name, p.severity))
-            .collect();
+        let names: Vec<String> =
+            a.perturbations.iter().map(|p| format!("{}:{}", p.name, p.severity)).collect();
         Outcome {
-            status: if rate >= threshold {
-                Status::Pass
-            } else {
-                Status::Fail
-            },
+            status: if rate >= threshold { Status::Pass } else { Status::Fail },
             measured: Some(rate),
             threshold: Some(threshold),
             unit: "agreement",
@@ -382,11 +352,7 @@ impl<'a> Runner<'a> {
             Direction::Increase => "may only rise",
         };
         Outcome {
-            status: if obey >= threshold {
-                Status::Pass
-            } else {
-                Status::Fail
-            },
+            status: if obey >= threshold { Status::Pass } else { Status::Fail },
             measured: Some(obey),
             threshold: Some(threshold),
             unit: "fraction",
@@ -449,11 +415,7 @@ impl<'a> Runner<'a> {
             None => "holds through severity 5".into(),
         };
         Outcome {
-            status: if held >= a.hold_through {
-                Status::Pass
-            } else {
-                Status::Fail
-            },
+            status: if held >= a.hold_through { Status::Pass } else { Status::Fail },
             measured: Some(held as f64),
             threshold: Some(a.hold_through as f64),
             unit: "severity held",
@@ -497,16 +459,11 @@ impl<'a> Runner<'a> {
             Err(e) => return Outcome::cannot(e.to_string()),
         };
         let value = p.get(a.stat.name()).unwrap_or(f64::NAN);
-        let values = [
-            ("p50", p.p50),
-            ("p90", p.p90),
-            ("p99", p.p99),
-            ("max", p.max),
-            ("mean", p.mean),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        let values =
+            [("p50", p.p50), ("p90", p.p90), ("p99", p.p99), ("max", p.max), ("mean", p.mean)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
         Outcome {
             status: if value <= threshold { Status::Pass } else { Status::Fail },
             measured: Some(value),
@@ -549,12 +506,9 @@ impl<'a> Runner<'a> {
             );
         }
         match peak_rss_mib() {
-            Some(m) => budget_outcome(
-                m,
-                threshold,
-                "MiB",
-                "peak resident memory of the process (VmHWM)",
-            ),
+            Some(m) => {
+                budget_outcome(m, threshold, "MiB", "peak resident memory of the process (VmHWM)")
+            }
             None => Outcome::cannot(
                 "peak resident memory is not available on this OS (/proc/self/status)",
             ),
@@ -562,11 +516,7 @@ impl<'a> Runner<'a> {
     }
 
     fn parity(&mut self, a: &ParitySpec) -> Outcome {
-        let dir = self
-            .suite
-            .path
-            .parent()
-            .unwrap_or(std::path::Path::new("."));
+        let dir = self.suite.path.parent().unwrap_or(std::path::Path::new("."));
         let path = match crate::bundle::resolve(dir, &self.suite.path, "golden", &a.golden) {
             Ok(p) => p,
             Err(e) => return Outcome::cannot(e.to_string()),
@@ -626,10 +576,7 @@ impl<'a> Runner<'a> {
         let max = per_output.values().copied().fold(0.0f32, f32::max) as f64;
         let ratio = outliers as f64 / count.max(1) as f64;
         let (atol, rtol, _) = a.tolerance.limits();
-        let per: Vec<String> = per_output
-            .iter()
-            .map(|(k, v)| format!("{k} {v:.3e}"))
-            .collect();
+        let per: Vec<String> = per_output.iter().map(|(k, v)| format!("{k} {v:.3e}")).collect();
         Outcome {
             status: if ratio <= outlier_ratio { Status::Pass } else { Status::Fail },
             measured: Some(max),
@@ -664,11 +611,7 @@ fn not_measured(threshold: f64, unit: &'static str, what: &str) -> Outcome {
 
 fn budget_outcome(value: f64, threshold: f64, unit: &'static str, what: &str) -> Outcome {
     Outcome {
-        status: if value <= threshold {
-            Status::Pass
-        } else {
-            Status::Fail
-        },
+        status: if value <= threshold { Status::Pass } else { Status::Fail },
         measured: Some(value),
         threshold: Some(threshold),
         unit,
@@ -776,12 +719,7 @@ fn metric(
     } else {
         hits as f64 / total as f64
     };
-    Ok(MetricValue {
-        value,
-        hits,
-        total,
-        failures,
-    })
+    Ok(MetricValue { value, hits, total, failures })
 }
 
 /// Greedy one-to-one matching of labelled boxes to detections at `iou_min`.
@@ -803,16 +741,8 @@ fn match_boxes(labels: &[[f32; 4]], mut detections: Vec<[f32; 4]>, iou_min: f32)
 }
 
 fn rate_outcome(m: Metric, v: MetricValue, threshold: f64, extra: &str) -> Outcome {
-    let holds = if m.lower_is_better() {
-        v.value <= threshold
-    } else {
-        v.value >= threshold
-    };
-    let counted = if m == Metric::FalsePositiveRate {
-        v.total - v.hits
-    } else {
-        v.hits
-    };
+    let holds = if m.lower_is_better() { v.value <= threshold } else { v.value >= threshold };
+    let counted = if m == Metric::FalsePositiveRate { v.total - v.hits } else { v.hits };
     Outcome {
         status: if holds { Status::Pass } else { Status::Fail },
         measured: Some(v.value),
@@ -846,15 +776,8 @@ mod tests {
     }
 
     fn dets(n: usize) -> Prediction {
-        let d = Detection {
-            score: 0.9,
-            bbox: [0.0, 0.0, 10.0, 10.0],
-            keypoints: vec![],
-        };
-        Prediction::Detections {
-            detections: vec![d; n],
-            max_score: 0.9,
-        }
+        let d = Detection { score: 0.9, bbox: [0.0, 0.0, 10.0, 10.0], keypoints: vec![] };
+        Prediction::Detections { detections: vec![d; n], max_score: 0.9 }
     }
 
     #[test]
@@ -872,10 +795,7 @@ mod tests {
         let p = metric(Metric::Precision, &preds, 5, 0.5).unwrap();
         assert_eq!(p.value, 0.5);
         let c = metric(Metric::CountMatch, &preds, 5, 0.5).unwrap();
-        assert_eq!(
-            (c.value, c.failures.clone()),
-            (0.5, vec!["f2".to_string(), "n1".to_string()])
-        );
+        assert_eq!((c.value, c.failures.clone()), (0.5, vec!["f2".to_string(), "n1".to_string()]));
     }
 
     #[test]
@@ -890,9 +810,7 @@ mod tests {
     fn missing_labels_cannot_be_evaluated() {
         let mut c = case("u", 0);
         c.objects = None;
-        assert!(metric(Metric::Recall, &[(c, dets(1))], 5, 0.5)
-            .unwrap_err()
-            .contains("objects"));
+        assert!(metric(Metric::Recall, &[(c, dets(1))], 5, 0.5).unwrap_err().contains("objects"));
         assert!(metric(Metric::Recall, &[(case("n", 0), dets(0))], 5, 0.5)
             .unwrap_err()
             .contains("no case"));

@@ -102,10 +102,7 @@ impl Decoder {
                 Error::config(
                     &file,
                     key,
-                    format!(
-                        "model has no output {name:?} (outputs: {})",
-                        names.join(", ")
-                    ),
+                    format!("model has no output {name:?} (outputs: {})", names.join(", ")),
                 )
             })
         };
@@ -121,11 +118,7 @@ impl Decoder {
                     let anchors = grid_h * grid_w * per_cell;
                     let want = [
                         (format!("output.scores[{l}]"), scores, vec![1, anchors, 1]),
-                        (
-                            format!("output.boxes[{l}]"),
-                            boxes,
-                            vec![1, anchors, stride_per_box],
-                        ),
+                        (format!("output.boxes[{l}]"), boxes, vec![1, anchors, stride_per_box]),
                     ];
                     for (key, name, shape) in want {
                         let info = find(&key, name)?;
@@ -142,16 +135,10 @@ impl Decoder {
                             ));
                         }
                     }
-                    layers.push(AnchorLayer {
-                        grid_w,
-                        grid_h,
-                        per_cell,
-                    });
+                    layers.push(AnchorLayer { grid_w, grid_h, per_cell });
                 }
             }
-            OutputSpec::Classification(ClassificationSpec {
-                output: Some(name), ..
-            }) => {
+            OutputSpec::Classification(ClassificationSpec { output: Some(name), .. }) => {
                 find("output.output", name)?;
             }
             OutputSpec::Classification(_) | OutputSpec::Raw => {}
@@ -196,11 +183,7 @@ impl Decoder {
         let classes = order[..k]
             .iter()
             .map(|&i| ClassScore {
-                label: self
-                    .labels
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| format!("class {i}")),
+                label: self.labels.get(i).cloned().unwrap_or_else(|| format!("class {i}")),
                 index: i,
                 score: scores[i],
             })
@@ -234,9 +217,8 @@ impl Decoder {
                 let ay = ((cell / layer.grid_w) as f32 + 0.5) / layer.grid_h as f32 * in_h;
                 let r = &boxes.data[i * per_box..(i + 1) * per_box];
                 let (cx, cy, w, h) = (ax + r[0], ay + r[1], r[2], r[3]);
-                let keypoints = (0..spec.keypoints)
-                    .map(|k| [ax + r[4 + 2 * k], ay + r[5 + 2 * k]])
-                    .collect();
+                let keypoints =
+                    (0..spec.keypoints).map(|k| [ax + r[4 + 2 * k], ay + r[5 + 2 * k]]).collect();
                 candidates.push(Candidate {
                     score,
                     bbox: [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0],
@@ -259,17 +241,10 @@ impl Decoder {
                         [x, y]
                     })
                     .collect();
-                Detection {
-                    score: c.score,
-                    bbox: [x0, y0, x1, y1],
-                    keypoints,
-                }
+                Detection { score: c.score, bbox: [x0, y0, x1, y1], keypoints }
             })
             .collect();
-        Ok(Prediction::Detections {
-            detections,
-            max_score,
-        })
+        Ok(Prediction::Detections { detections, max_score })
     }
 }
 
@@ -331,11 +306,7 @@ mod tests {
     use super::*;
 
     fn cand(score: f32, x: f32) -> Candidate {
-        Candidate {
-            score,
-            bbox: [x, 0.0, x + 10.0, 10.0],
-            keypoints: vec![],
-        }
+        Candidate { score, bbox: [x, 0.0, x + 10.0, 10.0], keypoints: vec![] }
     }
 
     #[test]
@@ -361,16 +332,10 @@ mod tests {
 
     #[test]
     fn nms_keeps_best_of_overlapping_and_respects_limit() {
-        let kept = non_max_suppression(
-            vec![cand(0.6, 1.0), cand(0.9, 0.0), cand(0.8, 50.0)],
-            0.3,
-            10,
-        );
+        let kept =
+            non_max_suppression(vec![cand(0.6, 1.0), cand(0.9, 0.0), cand(0.8, 50.0)], 0.3, 10);
         let scores: Vec<f32> = kept.iter().map(|c| c.score).collect();
         assert_eq!(scores, vec![0.9, 0.8]);
-        assert_eq!(
-            non_max_suppression(vec![cand(0.6, 0.0), cand(0.9, 50.0)], 0.3, 1).len(),
-            1
-        );
+        assert_eq!(non_max_suppression(vec![cand(0.6, 0.0), cand(0.9, 50.0)], 0.3, 1).len(), 1);
     }
 }

@@ -93,22 +93,16 @@ impl Engine {
         let mut proto = onnx
             .proto_model_for_read(&mut &bundle.model_bytes()[..])
             .map_err(|e| Error::model(path, format!("not a valid ONNX protobuf: {e:#}")))?;
-        let graph = proto
-            .graph
-            .as_ref()
-            .ok_or_else(|| Error::model(path, "ONNX file holds no graph"))?;
+        let graph =
+            proto.graph.as_ref().ok_or_else(|| Error::model(path, "ONNX file holds no graph"))?;
         if let Some(op) = first_unsupported_op(&onnx, graph) {
-            return Err(Error::model(
-                path,
-                format!("unsupported ONNX operator {op}"),
-            ));
+            return Err(Error::model(path, format!("unsupported ONNX operator {op}")));
         }
         let onnx_nodes = graph.node.len();
         let fixups = fixup::apply(&mut proto);
         let opset = opset(&proto);
-        let producer = format!("{} {}", proto.producer_name, proto.producer_version)
-            .trim()
-            .to_string();
+        let producer =
+            format!("{} {}", proto.producer_name, proto.producer_version).trim().to_string();
 
         let mut model = onnx
             .model_for_proto_model(&proto)
@@ -117,20 +111,13 @@ impl Engine {
         if inputs.len() != 1 {
             return Err(Error::model(
                 path,
-                format!(
-                    "only single-input models are supported (inputs: {})",
-                    inputs.join(", ")
-                ),
+                format!("only single-input models are supported (inputs: {})", inputs.join(", ")),
             ));
         }
         if inputs[0] != spec.name {
             return Err(Error::model(
                 path,
-                format!(
-                    "no input named {:?} (the model has: {})",
-                    spec.name,
-                    inputs.join(", ")
-                ),
+                format!("no input named {:?} (the model has: {})", spec.name, inputs.join(", ")),
             ));
         }
         model
@@ -138,10 +125,7 @@ impl Engine {
             .map_err(|e| Error::model(path, format!("input fact: {e:#}")))?;
         let output_names = outlet_names(&model, model.output_outlets());
         let typed = model.into_optimized().map_err(|e| {
-            Error::model(
-                path,
-                format!("cannot optimize for input shape {:?}: {e:#}", spec.shape),
-            )
+            Error::model(path, format!("cannot optimize for input shape {:?}: {e:#}", spec.shape))
         })?;
         let info = ModelInfo {
             inputs: facts(&typed, typed.input_outlets(), &inputs),
@@ -155,12 +139,7 @@ impl Engine {
         let plan = typed
             .into_runnable()
             .map_err(|e| Error::model(path, format!("cannot make the plan runnable: {e:#}")))?;
-        Ok(Engine {
-            plan,
-            model_path: path.to_path_buf(),
-            input_shape: spec.shape.clone(),
-            info,
-        })
+        Ok(Engine { plan, model_path: path.to_path_buf(), input_shape: spec.shape.clone(), info })
     }
 
     /// Facts about the loaded model.
@@ -196,11 +175,7 @@ impl Engine {
             .map(|(value, info)| {
                 let t = value.cast_to::<f32>()?;
                 let data = t.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
-                Ok(OutputTensor {
-                    name: info.name.clone(),
-                    shape: t.shape().to_vec(),
-                    data,
-                })
+                Ok(OutputTensor { name: info.name.clone(), shape: t.shape().to_vec(), data })
             })
             .collect::<TractResult<Vec<_>>>()
             .map_err(|e| Error::inference(&self.model_path, e))?;
@@ -226,12 +201,7 @@ where
         .map(|outlets| {
             outlets
                 .iter()
-                .map(|&o| {
-                    model
-                        .outlet_label(o)
-                        .unwrap_or(&model.node(o.node).name)
-                        .to_string()
-                })
+                .map(|&o| model.outlet_label(o).unwrap_or(&model.node(o.node).name).to_string())
                 .collect()
         })
         .unwrap_or_default()

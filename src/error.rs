@@ -68,6 +68,15 @@ pub enum Error {
         /// Shape that was given.
         actual: Vec<usize>,
     },
+    /// More results than the caller's fixed-capacity buffer holds; the buffer holds the best
+    /// `capacity` of them.
+    #[error("{found} results do not fit a buffer of {capacity}: the best {capacity} were kept")]
+    Capacity {
+        /// The buffer's capacity.
+        capacity: usize,
+        /// How many results there were.
+        found: usize,
+    },
     /// Running the plan or decoding its outputs failed.
     #[error("{}: {message}", path.display())]
     Inference {
@@ -80,10 +89,7 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Error {
-        Error::Io {
-            path: path.into(),
-            cause,
-        }
+        Error::Io { path: path.into(), cause }
     }
 
     pub(crate) fn config(
@@ -91,25 +97,15 @@ impl Error {
         key: impl Into<String>,
         message: impl Into<String>,
     ) -> Error {
-        Error::Config {
-            path: path.into(),
-            key: key.into(),
-            message: message.into(),
-        }
+        Error::Config { path: path.into(), key: key.into(), message: message.into() }
     }
 
     pub(crate) fn model(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Error {
-        Error::Model {
-            path: path.into(),
-            message: one_line(message),
-        }
+        Error::Model { path: path.into(), message: one_line(message) }
     }
 
     pub(crate) fn inference(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Error {
-        Error::Inference {
-            path: path.into(),
-            message: one_line(message),
-        }
+        Error::Inference { path: path.into(), message: one_line(message) }
     }
 }
 

@@ -49,10 +49,7 @@ fn fix_graph(graph: &mut GraphProto, done: &mut Vec<Fixup>) {
             && !node.attribute.iter().any(|a| a.name == "value")
         {
             node.attribute.push(float32_zero_value());
-            done.push(Fixup {
-                node: node_label(node, index),
-                what: CONSTANT_OF_SHAPE_VALUE,
-            });
+            done.push(Fixup { node: node_label(node, index), what: CONSTANT_OF_SHAPE_VALUE });
         }
         for attr in &mut node.attribute {
             if let Some(g) = attr.g.as_mut() {
@@ -106,10 +103,7 @@ mod tests {
 
     fn model(nodes: Vec<NodeProto>) -> ModelProto {
         ModelProto {
-            graph: Some(GraphProto {
-                node: nodes,
-                ..Default::default()
-            }),
+            graph: Some(GraphProto { node: nodes, ..Default::default() }),
             ..Default::default()
         }
     }
@@ -124,10 +118,7 @@ mod tests {
         let t = attr.t.as_ref().unwrap();
         assert_eq!(attr.name, "value");
         assert_eq!(t.data_type, DataType::Float as i32);
-        assert_eq!(
-            (t.dims.as_slice(), t.float_data.as_slice()),
-            (&[1i64][..], &[0.0f32][..])
-        );
+        assert_eq!((t.dims.as_slice(), t.float_data.as_slice()), (&[1i64][..], &[0.0f32][..]));
     }
 
     #[test]
@@ -140,15 +131,10 @@ mod tests {
 
     #[test]
     fn subgraphs_are_repaired_too() {
-        let inner = GraphProto {
-            node: vec![node("ConstantOfShape", vec![])],
-            ..Default::default()
-        };
-        let branch = AttributeProto {
-            name: "then_branch".into(),
-            g: Some(inner),
-            ..Default::default()
-        };
+        let inner =
+            GraphProto { node: vec![node("ConstantOfShape", vec![])], ..Default::default() };
+        let branch =
+            AttributeProto { name: "then_branch".into(), g: Some(inner), ..Default::default() };
         let mut m = model(vec![node("If", vec![branch])]);
         assert_eq!(apply(&mut m).len(), 1);
     }

@@ -73,14 +73,8 @@ mod tests {
 
     #[test]
     fn severity_hierarchy() {
-        assert_eq!(
-            verdict([(Critical, Pass), (Major, Pass), (Minor, Fail)]),
-            Verdict::Pass
-        );
-        assert_eq!(
-            verdict([(Critical, Pass), (Major, Fail), (Minor, Fail)]),
-            Verdict::Degraded
-        );
+        assert_eq!(verdict([(Critical, Pass), (Major, Pass), (Minor, Fail)]), Verdict::Pass);
+        assert_eq!(verdict([(Critical, Pass), (Major, Fail), (Minor, Fail)]), Verdict::Degraded);
         assert_eq!(verdict([(Major, Fail), (Critical, Fail)]), Verdict::Fail);
         assert_eq!(verdict([(Critical, NotMeasured)]), Verdict::Pass);
         assert_eq!(verdict([]), Verdict::Pass);

@@ -69,27 +69,16 @@ pub fn record(model: &Model, suite: &Suite, case_ids: &[String]) -> Result<Golde
     let mut cases = Vec::new();
     for id in case_ids {
         let case = suite.case(id).ok_or_else(|| {
-            Error::config(
-                &suite.path,
-                "checks.cases",
-                format!("no case with id {id:?}"),
-            )
+            Error::config(&suite.path, "checks.cases", format!("no case with id {id:?}"))
         })?;
         let image = crate::preprocess::load_image(&case.path)?;
         let (outputs, _) = model.run_raw(&image)?;
         let outputs = outputs
             .tensors
             .into_iter()
-            .map(|t| GoldenTensor {
-                name: t.name,
-                shape: t.shape,
-                data: t.data,
-            })
+            .map(|t| GoldenTensor { name: t.name, shape: t.shape, data: t.data })
             .collect();
-        cases.push(GoldenCase {
-            id: id.clone(),
-            outputs,
-        });
+        cases.push(GoldenCase { id: id.clone(), outputs });
     }
     Ok(Golden {
         schema: GOLDEN_SCHEMA.into(),
@@ -128,10 +117,7 @@ impl Golden {
 /// Compares `actual` with `golden` under `tolerance`.
 pub fn compare(golden: &[f32], actual: &[f32], tolerance: Tolerance) -> Diff {
     let (atol, rtol, _) = tolerance.limits();
-    let mut diff = Diff {
-        count: golden.len(),
-        ..Diff::default()
-    };
+    let mut diff = Diff { count: golden.len(), ..Diff::default() };
     for (&g, &a) in golden.iter().zip(actual) {
         let d = (a - g).abs();
         // NaN anywhere is a difference, never a match.

@@ -65,9 +65,7 @@ pub fn measure(
     for _ in 0..warmup {
         model.infer(image, options)?;
     }
-    (0..iterations)
-        .map(|_| Ok(model.infer(image, options)?.elapsed))
-        .collect()
+    (0..iterations).map(|_| Ok(model.infer(image, options)?.elapsed)).collect()
 }
 
 /// Opens the bundle in `dir` and runs `image` once: the time from nothing loaded to the

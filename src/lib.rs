@@ -26,6 +26,7 @@ mod error;
 mod fixup;
 mod gate;
 mod golden;
+mod health;
 mod latency;
 mod model;
 mod perturb;
@@ -52,9 +53,10 @@ pub const TRACT_VERSION: &str = env!("PREFLIGHT_TRACT_VERSION");
 pub use check::{run_checks, CheckResult, RunContext, Timing};
 pub use gate::{verdict, Status, Verdict};
 pub use golden::{compare as compare_outputs, record, Diff, Golden, GoldenCase, GoldenTensor};
+pub use health::{Health, HealthMonitor, HealthStatus, HEALTH_WINDOW};
 pub use perturb::{case_seed, Perturbation, ALL as PERTURBATIONS};
 pub use report::{write_atomically, BundleInfo, HostInfo, Report, RuntimeInfo, REPORT_SCHEMA};
-pub use runtime::{check, Runtime, StartError, StartOptions};
+pub use runtime::{check, Runtime, Served, StartError, StartOptions};
 pub use suite::{
     AccuracySpec, BudgetSpec, Case, CheckKind, CheckSpec, Direction, DirectionalSpec,
     InvarianceSpec, LatencySpec, Metric, ParitySpec, PerturbationRef, RobustnessSpec, Selection,

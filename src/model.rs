@@ -41,11 +41,7 @@ impl Model {
     pub fn from_bundle(bundle: Bundle) -> Result<Model> {
         let engine = Engine::load(&bundle)?;
         let decoder = Decoder::new(&bundle, &engine)?;
-        Ok(Model {
-            bundle,
-            engine,
-            decoder,
-        })
+        Ok(Model { bundle, engine, decoder })
     }
 
     /// The bundle this model came from.
@@ -107,11 +103,7 @@ impl Model {
         let start = Instant::now();
         let (outputs, transform) = self.run_raw(image)?;
         let prediction = self.decode(&outputs, &transform, options)?;
-        Ok(Inference {
-            prediction,
-            outputs,
-            elapsed: start.elapsed(),
-        })
+        Ok(Inference { prediction, outputs, elapsed: start.elapsed() })
     }
 
     /// Reads an image file and runs it end to end.

@@ -245,10 +245,7 @@ fn mean_value(img: &RgbImage) -> f32 {
 fn jpeg_roundtrip(img: &RgbImage, quality: u8) -> RgbImage {
     let mut bytes = Vec::new();
     let encoded = JpegEncoder::new_with_quality(&mut bytes, quality).encode_image(img);
-    match encoded
-        .ok()
-        .and_then(|_| image::load_from_memory(&bytes).ok())
-    {
+    match encoded.ok().and_then(|_| image::load_from_memory(&bytes).ok()) {
         Some(decoded) => decoded.to_rgb8(),
         // Encoding an in-memory RGB image cannot fail short of allocation failure; keep the
         // input rather than invent pixels.
@@ -281,12 +278,7 @@ fn bilinear(img: &RgbImage, x: f32, y: f32) -> Rgb<u8> {
             [p[0] as f32, p[1] as f32, p[2] as f32]
         }
     };
-    let (a, b, c, d) = (
-        get(x0, y0),
-        get(x0 + 1, y0),
-        get(x0, y0 + 1),
-        get(x0 + 1, y0 + 1),
-    );
+    let (a, b, c, d) = (get(x0, y0), get(x0 + 1, y0), get(x0, y0 + 1), get(x0 + 1, y0 + 1));
     let mut out = [0u8; 3];
     for i in 0..3 {
         let top = a[i] * (1.0 - fx) + b[i] * fx;
@@ -303,11 +295,7 @@ mod tests {
     /// A photo-like test card: gradients, a bright square and fine texture.
     fn card() -> RgbImage {
         RgbImage::from_fn(64, 48, |x, y| {
-            let edge = if (20..40).contains(&x) && (12..36).contains(&y) {
-                200
-            } else {
-                40
-            };
+            let edge = if (20..40).contains(&x) && (12..36).contains(&y) { 200 } else { 40 };
             let texture = ((x * 7 + y * 13) % 17) as u8 * 3;
             Rgb([edge + texture, (x * 4) as u8, (y * 5) as u8])
         })
@@ -337,11 +325,7 @@ mod tests {
     #[test]
     fn seeded_perturbations_vary_with_the_seed() {
         let img = card();
-        for p in [
-            Perturbation::GaussianNoise,
-            Perturbation::Occlude,
-            Perturbation::Translate,
-        ] {
+        for p in [Perturbation::GaussianNoise, Perturbation::Occlude, Perturbation::Translate] {
             assert_ne!(p.apply(&img, 3, 1), p.apply(&img, 3, 2), "{p}");
         }
     }
@@ -350,9 +334,7 @@ mod tests {
     fn strength_grows_with_severity() {
         let img = card();
         for p in ALL.into_iter().filter(|&p| p != Perturbation::Flip) {
-            let d: Vec<f64> = (1..=5)
-                .map(|s| distance(&img, &p.apply(&img, s, 7)))
-                .collect();
+            let d: Vec<f64> = (1..=5).map(|s| distance(&img, &p.apply(&img, s, 7))).collect();
             assert!(d[0] > 0.0, "{p} at severity 1 changes nothing");
             for pair in d.windows(2) {
                 // Small tolerance: JPEG and pixelation are not strictly monotonic per pixel.

@@ -48,10 +48,7 @@ impl Transform {
 /// Reads and decodes an image file (PNG or JPEG; gray, RGB or RGBA).
 pub fn load_image(path: &Path) -> Result<DynamicImage> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    decode_image(&bytes).map_err(|message| Error::Image {
-        path: path.to_path_buf(),
-        message,
-    })
+    decode_image(&bytes).map_err(|message| Error::Image { path: path.to_path_buf(), message })
 }
 
 /// Decodes an in-memory PNG or JPEG; the error is the decoder's reason.
@@ -124,12 +121,7 @@ pub fn to_tensor(img: &RgbImage, spec: &InputSpec) -> InputTensor {
     let mut data = vec![0.0f32; h * w * c];
     // Precompute per channel so the inner loop is one multiply-add.
     let mul: Vec<f32> = spec.std.iter().map(|s| spec.scale / s).collect();
-    let add: Vec<f32> = spec
-        .mean
-        .iter()
-        .zip(&spec.std)
-        .map(|(m, s)| -m / s)
-        .collect();
+    let add: Vec<f32> = spec.mean.iter().zip(&spec.std).map(|(m, s)| -m / s).collect();
     for (x, y, px) in img.enumerate_pixels() {
         let [r, g, b] = px.0;
         let values: [u8; 3] = match spec.color {
@@ -155,9 +147,7 @@ pub fn to_tensor(img: &RgbImage, spec: &InputSpec) -> InputTensor {
 
 /// Rec. 709 luma, as `image`'s own gray conversion uses.
 fn luma(r: u8, g: u8, b: u8) -> u8 {
-    (0.2126 * r as f32 + 0.7152 * g as f32 + 0.0722 * b as f32)
-        .round()
-        .clamp(0.0, 255.0) as u8
+    (0.2126 * r as f32 + 0.7152 * g as f32 + 0.0722 * b as f32).round().clamp(0.0, 255.0) as u8
 }
 
 #[cfg(test)]
@@ -189,12 +179,7 @@ mod tests {
                 Rgb([255, 0, 255])
             }
         }));
-        let s = spec(
-            [1, 1, 2, 3],
-            Layout::Nhwc,
-            ColorOrder::Rgb,
-            ResizeMode::Stretch,
-        );
+        let s = spec([1, 1, 2, 3], Layout::Nhwc, ColorOrder::Rgb, ResizeMode::Stretch);
         let (t, _) = preprocess(&img, &s);
         assert_eq!(t.shape, vec![1, 1, 2, 3]);
         assert_eq!(t.data, vec![-1.0, 1.0, -1.0, 1.0, -1.0, 1.0]);
@@ -203,12 +188,7 @@ mod tests {
     #[test]
     fn nchw_bgr_puts_blue_plane_first() {
         let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(2, 2, Rgb([10, 20, 30])));
-        let mut s = spec(
-            [1, 3, 2, 2],
-            Layout::Nchw,
-            ColorOrder::Bgr,
-            ResizeMode::Stretch,
-        );
+        let mut s = spec([1, 3, 2, 2], Layout::Nchw, ColorOrder::Bgr, ResizeMode::Stretch);
         s.scale = 1.0;
         s.mean = vec![0.0; 3];
         let (t, _) = preprocess(&img, &s);
@@ -225,12 +205,7 @@ mod tests {
             3,
             image::Rgba([200, 200, 200, 7]),
         ));
-        let s = spec(
-            [1, 1, 3, 3],
-            Layout::Nchw,
-            ColorOrder::Gray,
-            ResizeMode::Stretch,
-        );
+        let s = spec([1, 1, 3, 3], Layout::Nchw, ColorOrder::Gray, ResizeMode::Stretch);
         let a = preprocess(&gray, &s).0;
         let b = preprocess(&rgba, &s).0;
         assert_eq!(a, b);

@@ -105,13 +105,7 @@ impl Report {
             "{} {} on {} ({}, target {target}), seed {}",
             self.bundle.name, self.bundle.version, self.host.triple, self.host.cpu, self.seed
         );
-        let width = self
-            .checks
-            .iter()
-            .map(|c| c.name.chars().count())
-            .max()
-            .unwrap_or(5)
-            .max(5);
+        let width = self.checks.iter().map(|c| c.name.chars().count()).max().unwrap_or(5).max(5);
         let _ = writeln!(
             s,
             "  {:<width$}  {:<8}  {:>12}  {:>12}  result",
@@ -124,9 +118,9 @@ impl Report {
                 Status::NotMeasured => "–",
             };
             let severity = format!("{:?}", c.severity).to_lowercase();
-            let measured = c.measured.map_or("-".to_string(), |m| {
-                format!("{} {}", fmt_num(m), short_unit(&c.unit))
-            });
+            let measured = c
+                .measured
+                .map_or("-".to_string(), |m| format!("{} {}", fmt_num(m), short_unit(&c.unit)));
             let threshold = match (c.threshold, c.kind.as_str()) {
                 (Some(t), _) => format!("{} {}", fmt_num(t), short_unit(&c.unit)),
                 (None, _) => "-".to_string(),
@@ -139,26 +133,15 @@ impl Report {
             if !c.failures.is_empty() {
                 let shown: Vec<&str> = c.failures.iter().take(8).map(String::as_str).collect();
                 let more = c.failures.len().saturating_sub(shown.len());
-                let more = if more > 0 {
-                    format!(" (+{more} more)")
-                } else {
-                    String::new()
-                };
+                let more = if more > 0 { format!(" (+{more} more)") } else { String::new() };
                 let _ = writeln!(s, "  {:<width$}  failing: {}{more}", "", shown.join(", "));
             }
         }
         let (pass, fail, skipped) = self.counts();
-        let not_measured = if skipped > 0 {
-            format!(", {skipped} not measured")
-        } else {
-            String::new()
-        };
+        let not_measured =
+            if skipped > 0 { format!(", {skipped} not measured") } else { String::new() };
         let policy = if self.strict { " (strict)" } else { "" };
-        let serve = if self.serving_allowed {
-            "may serve"
-        } else {
-            "must not serve"
-        };
+        let serve = if self.serving_allowed { "may serve" } else { "must not serve" };
         let _ = writeln!(
             s,
             "verdict: {}{policy} — {pass} passed, {fail} failed{not_measured}; {serve} ({:.1} s)",
@@ -187,12 +170,8 @@ impl Report {
         );
         for c in &self.checks {
             let class = format!("{}.{:?}", c.kind, c.severity).to_lowercase();
-            let _ = write!(
-                x,
-                "    <testcase name=\"{}\" classname=\"{}\"",
-                esc(&c.name),
-                esc(&class)
-            );
+            let _ =
+                write!(x, "    <testcase name=\"{}\" classname=\"{}\"", esc(&c.name), esc(&class));
             let vs = format!(
                 "measured {} vs threshold {} {}",
                 c.measured.map_or("none".into(), fmt_num),
@@ -262,10 +241,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -281,9 +257,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Now as RFC 3339 UTC, to the second.
 pub fn now_rfc3339() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     rfc3339(secs)
 }
 
@@ -300,12 +274,7 @@ fn rfc3339(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[cfg(test)]
@@ -331,11 +300,7 @@ mod tests {
         write_atomically(&p, b"first").unwrap();
         write_atomically(&p, b"second").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"second");
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temp file left"
-        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
         assert!(write_atomically(&dir.path().join("no/such/dir/r.json"), b"x").is_err());
     }
 }

@@ -8,13 +8,15 @@ use image::DynamicImage;
 
 use crate::bundle::Bundle;
 use crate::check::{run_checks, RunContext};
-use crate::decode::DecodeOptions;
+use crate::decode::{DecodeOptions, Detection, Prediction};
 use crate::error::{Error, Result};
 use crate::gate::verdict;
+use crate::health::{Health, HealthMonitor};
 use crate::model::{Inference, Model};
 use crate::preprocess::load_image;
 use crate::report::{now_rfc3339, BundleInfo, HostInfo, Report, RuntimeInfo, REPORT_SCHEMA};
 use crate::suite::Suite;
+use crate::suite::{CheckKind, Stat};
 use crate::target::{host_cores, host_cpu, host_triple, TargetProfile};
 
 /// How to run the self-test.
@@ -44,11 +46,24 @@ pub enum StartError {
     Error(#[from] Error),
 }
 
-/// A model that has passed its self-test on this hardware.
+/// A model that has passed its self-test on this hardware, and keeps watching itself while it
+/// serves. `Send + Sync`: serve from several threads.
 #[derive(Debug)]
 pub struct Runtime {
     model: Model,
     report: Report,
+    suite: Suite,
+    options: StartOptions,
+    health: HealthMonitor,
+}
+
+/// What [`Runtime::infer_into`] served.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Served {
+    /// Results written into the caller's buffer.
+    pub stored: usize,
+    /// End-to-end latency of this inference.
+    pub latency: std::time::Duration,
 }
 
 impl Runtime {
@@ -58,7 +73,7 @@ impl Runtime {
         dir: impl AsRef<Path>,
         options: &StartOptions,
     ) -> std::result::Result<Runtime, StartError> {
-        let (model, report) = check(dir.as_ref(), options, &mut |_, _, _| {})?;
+        let (model, suite, report) = run(dir.as_ref(), options, &mut |_, _, _| {})?;
         if report.serving_allowed {
             if report.verdict != crate::gate::Verdict::Pass {
                 log::warn!(
@@ -67,11 +82,10 @@ impl Runtime {
                     report.verdict.name()
                 );
             }
-            Ok(Runtime { model, report })
+            let health = HealthMonitor::new(p99_budget(&suite, options));
+            Ok(Runtime { model, report, suite, options: options.clone(), health })
         } else {
-            Err(StartError::Refused {
-                report: Box::new(report),
-            })
+            Err(StartError::Refused { report: Box::new(report) })
         }
     }
 
@@ -85,10 +99,71 @@ impl Runtime {
         &self.model
     }
 
-    /// Runs one image end to end.
+    /// Runs one image end to end and records its latency for [`Runtime::health`].
     pub fn infer(&self, image: &DynamicImage) -> Result<Inference> {
-        self.model.infer(image, DecodeOptions::default())
+        let inference = self.model.infer(image, DecodeOptions::default())?;
+        self.health.record(inference.elapsed);
+        Ok(inference)
     }
+
+    /// Runs one image and writes its detections, best first, into a fixed-capacity buffer
+    /// (cleared first). When there are more than `N`, the best `N` are kept and
+    /// [`Error::Capacity`] reports how many there were: never a silent truncation.
+    pub fn infer_into<const N: usize>(
+        &self,
+        image: &DynamicImage,
+        out: &mut heapless::Vec<Detection, N>,
+    ) -> Result<Served> {
+        out.clear();
+        let inference = self.infer(image)?;
+        let Prediction::Detections { detections, .. } = inference.prediction else {
+            return Err(Error::inference(
+                self.model.engine().model_path(),
+                "infer_into needs a detection bundle",
+            ));
+        };
+        let found = detections.len();
+        for d in detections {
+            if out.push(d).is_err() {
+                return Err(Error::Capacity { capacity: N, found });
+            }
+        }
+        Ok(Served { stored: found, latency: inference.elapsed })
+    }
+
+    /// Latency health over the last [`crate::HEALTH_WINDOW`] inferences.
+    pub fn health(&self) -> Health {
+        self.health.health()
+    }
+
+    /// The monitor itself, e.g. to record latencies of frames timed elsewhere.
+    pub fn health_monitor(&self) -> &HealthMonitor {
+        &self.health
+    }
+
+    /// Re-runs the checks the suite lists under `recheck` (say, parity on three cases) on the
+    /// loaded model, without reloading it, and returns their report.
+    pub fn recheck(&self) -> Report {
+        let started_at = now_rfc3339();
+        let start = Instant::now();
+        let subset = self.suite.recheck_subset();
+        let ctx = RunContext {
+            target: self.options.target.clone(),
+            seed: self.options.seed,
+            cold_start: None,
+        };
+        let (checks, timing) = run_checks(&self.model, &subset, &ctx, &mut |_, _, _| {});
+        build_report(&self.model, &subset, &self.options, checks, timing, started_at, start)
+    }
+}
+
+/// The p99 budget of the suite's first p99 latency check, for this target.
+fn p99_budget(suite: &Suite, options: &StartOptions) -> Option<f32> {
+    let target = options.target.as_ref().map(|t| t.name.as_str());
+    suite.checks.iter().find_map(|c| match &c.kind {
+        CheckKind::Latency(l) if l.stat == Stat::P99 => Some(l.threshold.for_target(target) as f32),
+        _ => None,
+    })
 }
 
 /// Opens the bundle, times the cold start, runs the suite and builds the report, whatever the
@@ -98,6 +173,14 @@ pub fn check(
     options: &StartOptions,
     progress: &mut dyn FnMut(usize, usize, &str),
 ) -> Result<(Model, Report)> {
+    run(dir, options, progress).map(|(model, _, report)| (model, report))
+}
+
+fn run(
+    dir: &Path,
+    options: &StartOptions,
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<(Model, Suite, Report)> {
     let started_at = now_rfc3339();
     let start = Instant::now();
     let bundle = Bundle::open(dir)?;
@@ -115,25 +198,30 @@ pub fn check(
     let suite = Suite::load(&suite_path)?;
     let model = Model::from_bundle(bundle)?;
     // Cold start: from nothing loaded to the first result, on the first case.
-    let first = suite
-        .cases
-        .first()
-        .map(|c| load_image(&c.path))
-        .transpose()?;
+    let first = suite.cases.first().map(|c| load_image(&c.path)).transpose()?;
     if let Some(img) = &first {
         model.infer(img, DecodeOptions::default())?;
     }
     let cold_start = first.is_some().then(|| start.elapsed());
 
-    let ctx = RunContext {
-        target: options.target.clone(),
-        seed: options.seed,
-        cold_start,
-    };
+    let ctx = RunContext { target: options.target.clone(), seed: options.seed, cold_start };
     let (checks, timing) = run_checks(&model, &suite, &ctx, progress);
+    let report = build_report(&model, &suite, options, checks, timing, started_at, start);
+    Ok((model, suite, report))
+}
+
+fn build_report(
+    model: &Model,
+    suite: &Suite,
+    options: &StartOptions,
+    checks: Vec<crate::check::CheckResult>,
+    timing: crate::check::Timing,
+    started_at: String,
+    start: Instant,
+) -> Report {
     let verdict = verdict(checks.iter().map(|c| (c.severity, c.status)));
     let manifest = model.bundle().manifest();
-    let report = Report {
+    Report {
         schema: REPORT_SCHEMA.into(),
         verdict,
         strict: options.strict,
@@ -161,6 +249,5 @@ pub fn check(
         },
         timing,
         checks,
-    };
-    Ok((model, report))
+    }
 }

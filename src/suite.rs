@@ -27,6 +27,8 @@ pub struct Suite {
     pub cases: Vec<Case>,
     /// Checks in file order.
     pub checks: Vec<CheckSpec>,
+    /// Names of the checks `Runtime::recheck` re-runs while serving.
+    pub recheck: Vec<String>,
 }
 
 /// One labelled input.
@@ -423,6 +425,8 @@ struct RawSuite {
     #[serde(default)]
     slices: BTreeMap<String, Vec<String>>,
     #[serde(default)]
+    recheck: Vec<String>,
+    #[serde(default)]
     checks: Vec<toml::Table>,
 }
 
@@ -458,11 +462,7 @@ impl Suite {
         for (tag, ids) in &raw.slices {
             for id in ids {
                 let case = cases.iter_mut().find(|c| &c.id == id).ok_or_else(|| {
-                    Error::config(
-                        path,
-                        format!("slices.{tag}"),
-                        format!("no case with id {id:?}"),
-                    )
+                    Error::config(path, format!("slices.{tag}"), format!("no case with id {id:?}"))
                 })?;
                 if !case.tags.contains(tag) {
                     case.tags.push(tag.clone());
@@ -482,13 +482,30 @@ impl Suite {
             }
             checks.push(check);
         }
+        for (i, name) in raw.recheck.iter().enumerate() {
+            if !names.contains(name) {
+                return Err(Error::config(
+                    path,
+                    format!("recheck[{i}]"),
+                    format!("no check named {name:?}"),
+                ));
+            }
+        }
         Ok(Suite {
             path: path.to_path_buf(),
             sha256: sha256_hex(text.as_bytes()),
             name: raw.name,
             cases,
             checks,
+            recheck: raw.recheck,
         })
+    }
+
+    /// The same suite with only the checks named in `recheck`.
+    pub fn recheck_subset(&self) -> Suite {
+        let mut s = self.clone();
+        s.checks.retain(|c| self.recheck.contains(&c.name));
+        s
     }
 
     /// The case with `id`.
@@ -499,17 +516,10 @@ impl Suite {
     /// The selected cases, or the ids that do not exist.
     pub fn select(&self, s: &Selection) -> std::result::Result<Vec<&Case>, Vec<String>> {
         let mut chosen: Vec<&Case> = if s.cases.is_empty() {
-            self.cases
-                .iter()
-                .filter(|c| s.slice.iter().all(|t| c.tags.contains(t)))
-                .collect()
+            self.cases.iter().filter(|c| s.slice.iter().all(|t| c.tags.contains(t))).collect()
         } else {
-            let missing: Vec<String> = s
-                .cases
-                .iter()
-                .filter(|id| self.case(id).is_none())
-                .cloned()
-                .collect();
+            let missing: Vec<String> =
+                s.cases.iter().filter(|id| self.case(id).is_none()).cloned().collect();
             if !missing.is_empty() {
                 return Err(missing);
             }
@@ -570,10 +580,9 @@ fn resolve_cases(file: &Path, dir: &Path, raw: Vec<RawCase>) -> Result<Vec<Case>
         for path in paths {
             let id = match &rc.id {
                 Some(id) => id.clone(),
-                None => path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
+                None => {
+                    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+                }
             };
             if !ids.insert(id.clone()) {
                 return Err(Error::config(
@@ -620,21 +629,13 @@ fn parse_check(file: &Path, i: usize, mut table: toml::Table) -> Result<CheckSpe
     let kind: String = take(file, &prefix, &mut table, "kind")?
         .ok_or_else(|| Error::config(file, format!("{prefix}.kind"), "missing"))?;
     let severity: Severity = take(file, &prefix, &mut table, "severity")?.ok_or_else(|| {
-        Error::config(
-            file,
-            format!("{prefix}.severity"),
-            "missing (critical, major or minor)",
-        )
+        Error::config(file, format!("{prefix}.severity"), "missing (critical, major or minor)")
     })?;
     let description: String = take(file, &prefix, &mut table, "description")?.unwrap_or_default();
     fn rest<T: DeserializeOwned>(file: &Path, prefix: &str, table: toml::Table) -> Result<T> {
         serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let path = e.path().to_string();
-            let key = if path == "." {
-                prefix.to_string()
-            } else {
-                format!("{prefix}.{path}")
-            };
+            let key = if path == "." { prefix.to_string() } else { format!("{prefix}.{path}") };
             Error::config(file, key, e.into_inner().to_string())
         })
     }
@@ -655,12 +656,7 @@ fn parse_check(file: &Path, i: usize, mut table: toml::Table) -> Result<CheckSpe
             ))
         }
     };
-    let check = CheckSpec {
-        name,
-        severity,
-        description,
-        kind,
-    };
+    let check = CheckSpec { name, severity, description, kind };
     validate(file, &prefix, &check)?;
     Ok(check)
 }
@@ -693,10 +689,7 @@ fn validate(file: &Path, prefix: &str, check: &CheckSpec) -> Result<()> {
     let per_target_default = |t: &Threshold| -> Result<()> {
         if let Threshold::PerTarget(m) = t {
             if !m.contains_key("default") {
-                return bad(
-                    "threshold",
-                    "per-target thresholds need a `default` entry".into(),
-                );
+                return bad("threshold", "per-target thresholds need a `default` entry".into());
             }
         }
         Ok(())
@@ -742,10 +735,7 @@ fn validate(file: &Path, prefix: &str, check: &CheckSpec) -> Result<()> {
             rate(&a.threshold)?;
             score(a.score_threshold)?;
             if a.hold_through > 5 {
-                return bad(
-                    "hold_through",
-                    format!("must be 0..=5, got {}", a.hold_through),
-                );
+                return bad("hold_through", format!("must be 0..=5, got {}", a.hold_through));
             }
         }
         CheckKind::Latency(a) => {
@@ -812,9 +802,7 @@ threshold = 0.9
         assert_eq!(s.cases.len(), 2);
         assert_eq!(s.cases[0].id, "a");
         assert_eq!(s.checks.len(), 3);
-        let CheckKind::Accuracy(a) = &s.checks[0].kind else {
-            panic!()
-        };
+        let CheckKind::Accuracy(a) = &s.checks[0].kind else { panic!() };
         assert_eq!(a.threshold.for_target(Some("rpi4")), 0.8);
         assert_eq!(a.threshold.for_target(Some("other")), 0.9);
         assert_eq!(a.threshold.for_target(None), 0.9);
@@ -824,19 +812,11 @@ threshold = 0.9
     fn unknown_keys_are_named_with_their_path() {
         let text = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"latency\"\nseverity = \"minor\"\nstat = \"p99\"\nthreshold = 5.0\ntreshold = 5.0\n");
         let err = load(&text).unwrap_err().to_string();
-        assert!(
-            err.contains("checks[0]") && err.contains("unknown field `treshold`"),
-            "{err}"
-        );
+        assert!(err.contains("checks[0]") && err.contains("unknown field `treshold`"), "{err}");
         let text = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"accuracy\"\nseverity = \"minor\"\nmetric = \"recall\"\nthreshold = 0.5\nslices = [\"x\"]\n");
         let err = load(&text).unwrap_err().to_string();
-        assert!(
-            err.contains("checks[0]") && err.contains("unknown field `slices`"),
-            "{err}"
-        );
-        let err = load(&format!("{CASES}colour = 1\n"))
-            .unwrap_err()
-            .to_string();
+        assert!(err.contains("checks[0]") && err.contains("unknown field `slices`"), "{err}");
+        let err = load(&format!("{CASES}colour = 1\n")).unwrap_err().to_string();
         assert!(err.contains("unknown field `colour`"), "{err}");
     }
 
@@ -844,10 +824,7 @@ threshold = 0.9
     fn impossible_thresholds_are_refused() {
         let acc = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"accuracy\"\nseverity = \"major\"\nmetric = \"recall\"\nthreshold = 1.5\n");
         let err = load(&acc).unwrap_err().to_string();
-        assert!(
-            err.contains("checks[0].threshold") && err.contains("0..=1"),
-            "{err}"
-        );
+        assert!(err.contains("checks[0].threshold") && err.contains("0..=1"), "{err}");
         let lat = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"latency\"\nseverity = \"major\"\nstat = \"p99\"\nthreshold = {{ rpi4 = -1.0 }}\n");
         assert!(load(&lat).unwrap_err().to_string().contains("default"));
     }
@@ -858,10 +835,7 @@ threshold = 0.9
             format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"vibes\"\nseverity = \"major\"\n");
         assert!(load(&k).unwrap_err().to_string().contains("checks[0].kind"));
         let s = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"memory\"\nseverity = \"urgent\"\nthreshold = 1.0\n");
-        assert!(load(&s)
-            .unwrap_err()
-            .to_string()
-            .contains("checks[0].severity"));
+        assert!(load(&s).unwrap_err().to_string().contains("checks[0].severity"));
         let p = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"invariance\"\nseverity = \"major\"\nthreshold = 1.0\nperturbations = [{{ name = \"fog\", severity = 1 }}]\n");
         let err = load(&p).unwrap_err().to_string();
         assert!(err.contains("checks[0].perturbations[0].name"), "{err}");
@@ -870,28 +844,17 @@ threshold = 0.9
     #[test]
     fn selection_by_tag_ids_and_limit() {
         let s = load(CASES).unwrap();
-        let by_tag = Selection {
-            slice: vec!["x".into()],
-            ..Default::default()
-        };
+        let by_tag = Selection { slice: vec!["x".into()], ..Default::default() };
         assert_eq!(s.select(&by_tag).unwrap().len(), 2);
-        let limited = Selection {
-            limit: Some(1),
-            ..by_tag
-        };
+        let limited = Selection { limit: Some(1), ..by_tag };
         assert_eq!(s.select(&limited).unwrap().len(), 1);
-        let missing = Selection {
-            cases: vec!["zzz".into()],
-            ..Default::default()
-        };
+        let missing = Selection { cases: vec!["zzz".into()], ..Default::default() };
         assert_eq!(s.select(&missing).unwrap_err(), vec!["zzz".to_string()]);
     }
 
     #[test]
     fn case_paths_may_not_leave_the_suite_directory() {
-        let err = load("name = \"t\"\n[[cases]]\nimage = \"../x.png\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = load("name = \"t\"\n[[cases]]\nimage = \"../x.png\"\n").unwrap_err().to_string();
         assert!(err.contains("cases[0].image"), "{err}");
     }
 }

@@ -51,10 +51,7 @@ impl TargetProfile {
         Err(Error::config(
             Path::new("targets"),
             "name",
-            format!(
-                "no target profile {name_or_path:?} (built in: {})",
-                known.join(", ")
-            ),
+            format!("no target profile {name_or_path:?} (built in: {})", known.join(", ")),
         ))
     }
 

@@ -47,10 +47,7 @@ threshold = 1.0
 }
 
 fn suite_arg(b: &ScratchBundle) -> String {
-    b.path()
-        .join("test-suite.toml")
-        .to_string_lossy()
-        .into_owned()
+    b.path().join("test-suite.toml").to_string_lossy().into_owned()
 }
 
 fn report(o: &std::process::Output) -> Value {
@@ -71,13 +68,8 @@ threshold = 1.0
 fn default_bundle_passes_with_a_complete_report_and_junit() {
     let dir = tempfile::tempdir().unwrap();
     let (json, xml) = (dir.path().join("r.json"), dir.path().join("r.xml"));
-    let o = preflight(&[
-        "check",
-        "--report",
-        json.to_str().unwrap(),
-        "--junit",
-        xml.to_str().unwrap(),
-    ]);
+    let o =
+        preflight(&["check", "--report", json.to_str().unwrap(), "--junit", xml.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("verdict: PASS"), "{}", stdout(&o));
     let r: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
@@ -128,33 +120,18 @@ fn default_bundle_passes_with_a_complete_report_and_junit() {
     }
     let xml = std::fs::read_to_string(&xml).unwrap();
     let doc = roxmltree::Document::parse(&xml).expect("JUnit is XML");
-    let cases = doc
-        .descendants()
-        .filter(|n| n.has_tag_name("testcase"))
-        .count();
+    let cases = doc.descendants().filter(|n| n.has_tag_name("testcase")).count();
     assert_eq!(cases, checks.len());
 }
 
 #[test]
 fn critical_check_that_cannot_hold_fails_the_gate() {
     let b = suite_with(IMPOSSIBLE_CRITICAL);
-    let o = preflight(&[
-        "check",
-        b.arg(),
-        "--suite",
-        &suite_arg(&b),
-        "--format",
-        "json",
-    ]);
+    let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b), "--format", "json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let r = report(&o);
     assert_eq!(r["verdict"], "fail");
-    let c = r["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "cat-is-a-face")
-        .unwrap();
+    let c = r["checks"].as_array().unwrap().iter().find(|c| c["name"] == "cat-is-a-face").unwrap();
     assert_eq!(c["passed"], false);
     assert_eq!(
         c["failures"],
@@ -170,20 +147,9 @@ fn major_check_that_cannot_hold_degrades_and_strict_refuses() {
     let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b)]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("verdict: DEGRADED"), "{}", stdout(&o));
-    assert!(
-        stderr(&o).contains("degraded"),
-        "a warning on stderr: {}",
-        stderr(&o)
-    );
-    let o = preflight(&[
-        "check",
-        b.arg(),
-        "--suite",
-        &suite_arg(&b),
-        "--strict",
-        "--format",
-        "json",
-    ]);
+    assert!(stderr(&o).contains("degraded"), "a warning on stderr: {}", stderr(&o));
+    let o =
+        preflight(&["check", b.arg(), "--suite", &suite_arg(&b), "--strict", "--format", "json"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(report(&o)["verdict"], "degraded");
     assert_eq!(report(&o)["serving_allowed"], false);
@@ -193,10 +159,7 @@ fn major_check_that_cannot_hold_degrades_and_strict_refuses() {
 fn malformed_suite_exits_2_naming_the_key() {
     let b = suite_with("\n[[checks]]\nname = \"x\"\nkind = \"latency\"\nseverity = \"major\"\nstat = \"p99\"\nthreshold = 5.0\nwarmpu = 3\n");
     let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b)]);
-    assert_one_line_error(
-        &o,
-        &["test-suite.toml", "checks[1]", "unknown field `warmpu`"],
-    );
+    assert_one_line_error(&o, &["test-suite.toml", "checks[1]", "unknown field `warmpu`"]);
     let b = suite_with("\n[[checks]]\nname = \"x\"\nkind = \"accuracy\"\nseverity = \"major\"\nmetric = \"recall\"\nthreshold = 95\n");
     assert_one_line_error(
         &preflight(&["check", b.arg(), "--suite", &suite_arg(&b)]),
@@ -207,25 +170,12 @@ fn malformed_suite_exits_2_naming_the_key() {
 #[test]
 fn unevaluable_check_fails_with_its_reason() {
     let b = suite_with("\n[[checks]]\nname = \"ghost\"\nkind = \"accuracy\"\nseverity = \"minor\"\nmetric = \"recall\"\ncases = [\"nobody\"]\nthreshold = 0.5\n");
-    let o = preflight(&[
-        "check",
-        b.arg(),
-        "--suite",
-        &suite_arg(&b),
-        "--format",
-        "json",
-    ]);
+    let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b), "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "a minor failure informs only");
     let r = report(&o);
     let c = &r["checks"][1];
     assert_eq!(c["passed"], false);
-    assert!(
-        c["detail"]
-            .as_str()
-            .unwrap()
-            .contains("no case with id nobody"),
-        "{c}"
-    );
+    assert!(c["detail"].as_str().unwrap().contains("no case with id nobody"), "{c}");
 }
 
 const DETERMINISM: &str = r#"
@@ -320,18 +270,10 @@ fn emulated_target_does_not_measure_latency() {
     let r = report(&o);
     assert_eq!(r["host"]["target"], "qemu-test");
     assert_eq!(r["host"]["emulated"], true);
-    let lat = r["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["kind"] == "latency")
-        .unwrap();
+    let lat = r["checks"].as_array().unwrap().iter().find(|c| c["kind"] == "latency").unwrap();
     assert_eq!(lat["status"], "not_measured");
     assert_eq!(lat["passed"], Value::Null);
-    assert!(lat["detail"]
-        .as_str()
-        .unwrap()
-        .starts_with("not measured: emulated CPU"));
+    assert!(lat["detail"].as_str().unwrap().starts_with("not measured: emulated CPU"));
 }
 
 #[test]
@@ -361,14 +303,7 @@ fn record_then_parity_passes_exact_and_detects_a_different_model_output() {
     let b = suite_with("\n[[checks]]\nname = \"parity\"\nkind = \"parity\"\nseverity = \"critical\"\ngolden = \"g.json\"\ntolerance = \"exact\"\ncases = [\"astronaut\", \"face_001\"]\n");
     let o = preflight(&["record", b.arg(), "--suite", &suite_arg(&b)]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let o = preflight(&[
-        "check",
-        b.arg(),
-        "--suite",
-        &suite_arg(&b),
-        "--format",
-        "json",
-    ]);
+    let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b), "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r = report(&o);
     assert_eq!(r["checks"][1]["measured"], 0.0);
@@ -378,19 +313,9 @@ fn record_then_parity_passes_exact_and_detects_a_different_model_output() {
     let mut golden: Value = serde_json::from_slice(&std::fs::read(&g).unwrap()).unwrap();
     golden["cases"][0]["outputs"][0]["data"][0] = serde_json::json!(123.0);
     std::fs::write(&g, serde_json::to_vec(&golden).unwrap()).unwrap();
-    let o = preflight(&[
-        "check",
-        b.arg(),
-        "--suite",
-        &suite_arg(&b),
-        "--format",
-        "json",
-    ]);
+    let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b), "--format", "json"]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(
-        report(&o)["checks"][1]["failures"],
-        serde_json::json!(["astronaut"])
-    );
+    assert_eq!(report(&o)["checks"][1]["failures"], serde_json::json!(["astronaut"]));
 }
 
 #[test]
@@ -413,15 +338,39 @@ fn runtime_serves_only_when_the_gate_allows() {
     match preflight::Runtime::start(bad.path(), &options) {
         Err(preflight::StartError::Refused { report }) => {
             assert_eq!(report.verdict, preflight::Verdict::Fail);
-            assert_eq!(
-                report.checks.len(),
-                2,
-                "the full report comes with the refusal"
-            );
+            assert_eq!(report.checks.len(), 2, "the full report comes with the refusal");
         }
-        other => panic!(
-            "expected a refusal, got {:?}",
-            other.map(|r| r.report().verdict)
-        ),
+        other => panic!("expected a refusal, got {:?}", other.map(|r| r.report().verdict)),
     }
+}
+
+#[test]
+fn lifecycle_fixed_capacity_results_health_and_recheck() {
+    let b = suite_with("\n[[checks]]\nname = \"p99\"\nkind = \"latency\"\nseverity = \"minor\"\nstat = \"p99\"\niterations = 3\nwarmup = 1\nthreshold = 500.0\n");
+    let path = b.path().join("test-suite.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("recheck = [\"astronaut-found\"]\n{text}")).unwrap();
+    let options = preflight::StartOptions { suite: Some(path), ..Default::default() };
+    let rt = preflight::Runtime::start(b.path(), &options).expect("gate passes");
+    let img = preflight::load_image(&case("astronaut.png")).unwrap();
+
+    let mut one: heapless::Vec<preflight::Detection, 4> = heapless::Vec::new();
+    let served = rt.infer_into(&img, &mut one).unwrap();
+    assert_eq!((served.stored, one.len()), (1, 1));
+    let mut none: heapless::Vec<preflight::Detection, 0> = heapless::Vec::new();
+    let err = rt.infer_into(&img, &mut none).unwrap_err();
+    assert!(matches!(err, preflight::Error::Capacity { capacity: 0, found: 1 }), "{err}");
+
+    let h = rt.health();
+    assert_eq!(h.budget_ms, Some(500.0), "budget from the suite's p99 check");
+    assert_eq!((h.status, h.samples), (preflight::HealthStatus::NoData, 2));
+    for _ in 0..20 {
+        rt.health_monitor().record(std::time::Duration::from_millis(900));
+    }
+    assert_eq!(rt.health().status, preflight::HealthStatus::OverBudget);
+
+    let again = rt.recheck();
+    assert_eq!(again.checks.len(), 1);
+    assert_eq!(again.checks[0].name, "astronaut-found");
+    assert_eq!(again.verdict, preflight::Verdict::Pass);
 }

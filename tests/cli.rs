@@ -9,32 +9,17 @@ fn json(o: &std::process::Output) -> serde_json::Value {
 
 #[test]
 fn astronaut_has_exactly_one_face_over_her_face() {
-    let o = preflight(&[
-        "run",
-        "--format",
-        "json",
-        "models/blazeface/cases/astronaut.png",
-    ]);
+    let o = preflight(&["run", "--format", "json", "models/blazeface/cases/astronaut.png"]);
     let doc = json(&o);
     assert_eq!(doc["bundle"], "blazeface");
     let dets = doc["results"][0]["detections"].as_array().unwrap();
-    let strong: Vec<_> = dets
-        .iter()
-        .filter(|d| d["score"].as_f64().unwrap() >= 0.75)
-        .collect();
+    let strong: Vec<_> = dets.iter().filter(|d| d["score"].as_f64().unwrap() >= 0.75).collect();
     assert_eq!(strong.len(), 1, "{dets:?}");
-    let b: Vec<f64> = strong[0]["box"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let b: Vec<f64> =
+        strong[0]["box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     // Her face spans roughly x 180..275, y 80..180 in the 512x512 photo.
     let (cx, cy) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
-    assert!(
-        (190.0..260.0).contains(&cx) && (95.0..165.0).contains(&cy),
-        "box {b:?}"
-    );
+    assert!((190.0..260.0).contains(&cx) && (95.0..165.0).contains(&cy), "box {b:?}");
     assert!((60.0..140.0).contains(&(b[2] - b[0])), "box width {b:?}");
     assert!(doc["results"][0]["ms"].as_f64().unwrap() > 0.0);
 }
@@ -57,24 +42,9 @@ fn chelsea_the_cat_has_no_confident_face() {
 #[test]
 fn threshold_and_top_override_the_manifest() {
     let img = "models/blazeface/cases/camera.png";
-    let many = json(&preflight(&[
-        "run",
-        img,
-        "--format",
-        "json",
-        "--threshold",
-        "0.01",
-    ]));
-    let few = json(&preflight(&[
-        "run",
-        img,
-        "--format",
-        "json",
-        "--threshold",
-        "0.01",
-        "--top",
-        "1",
-    ]));
+    let many = json(&preflight(&["run", img, "--format", "json", "--threshold", "0.01"]));
+    let few =
+        json(&preflight(&["run", img, "--format", "json", "--threshold", "0.01", "--top", "1"]));
     assert!(many["results"][0]["detections"].as_array().unwrap().len() > 1);
     assert_eq!(few["results"][0]["detections"].as_array().unwrap().len(), 1);
 }
@@ -88,10 +58,7 @@ fn text_output_names_each_image() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(
-        out.contains("astronaut.png") && out.contains("rocket.jpg"),
-        "{out}"
-    );
+    assert!(out.contains("astronaut.png") && out.contains("rocket.jpg"), "{out}");
     assert!(out.contains("nothing detected"), "{out}");
 }
 
@@ -106,26 +73,14 @@ fn inspect_shows_hash_io_and_fixups() {
         "{out}"
     );
     assert!(out.contains("ConstantOfShape without `value`"), "{out}");
-    let doc = json(&preflight(&[
-        "inspect",
-        "models/blazeface",
-        "--format",
-        "json",
-    ]));
+    let doc = json(&preflight(&["inspect", "models/blazeface", "--format", "json"]));
     assert_eq!(doc["model"]["info"]["onnx_nodes"], 104);
 }
 
 #[test]
 fn bench_reports_percentiles_and_cold_start() {
-    let doc = json(&preflight(&[
-        "bench",
-        "--iterations",
-        "5",
-        "--warmup",
-        "1",
-        "--format",
-        "json",
-    ]));
+    let doc =
+        json(&preflight(&["bench", "--iterations", "5", "--warmup", "1", "--format", "json"]));
     let l = &doc["latency_ms"];
     let p50 = l["p50"].as_f64().unwrap();
     assert!(

@@ -83,10 +83,7 @@ fn impossible_threshold_in_manifest() {
 
 #[test]
 fn impossible_threshold_on_the_command_line() {
-    assert_one_line_error(
-        &preflight(&["run", ASTRONAUT, "--threshold", "7"]),
-        &["--threshold"],
-    );
+    assert_one_line_error(&preflight(&["run", ASTRONAUT, "--threshold", "7"]), &["--threshold"]);
 }
 
 #[test]
@@ -118,10 +115,7 @@ fn wrong_input_shape_for_the_outputs() {
     b.edit_manifest("shape = [1, 128, 128, 3]", "shape = [1, 64, 64, 3]");
     assert_one_line_error(
         &preflight(&["run", b.arg(), ASTRONAUT]),
-        &[
-            "barracuda.onnx",
-            "cannot optimize for input shape [1, 64, 64, 3]",
-        ],
+        &["barracuda.onnx", "cannot optimize for input shape [1, 64, 64, 3]"],
     );
 }
 
@@ -131,22 +125,14 @@ fn anchor_layout_that_does_not_match_the_outputs() {
     b.edit_manifest("strides = [8, 16]", "strides = [16, 16]");
     assert_one_line_error(
         &preflight(&["run", b.arg(), ASTRONAUT]),
-        &[
-            "bundle.toml",
-            "output.scores[0]",
-            "[1, 512, 1]",
-            "[1, 128, 1]",
-        ],
+        &["bundle.toml", "output.scores[0]", "[1, 512, 1]", "[1, 128, 1]"],
     );
 }
 
 #[test]
 fn wrong_shaped_tensor_is_a_typed_error() {
     let model = preflight::Model::open(default_bundle()).unwrap();
-    let bad = preflight::InputTensor {
-        shape: vec![1, 64, 64, 3],
-        data: vec![0.0; 64 * 64 * 3],
-    };
+    let bad = preflight::InputTensor { shape: vec![1, 64, 64, 3], data: vec![0.0; 64 * 64 * 3] };
     let err = model.engine().run(&bad).unwrap_err();
     assert!(matches!(err, preflight::Error::Shape { .. }), "{err}");
     assert!(err.to_string().contains("barracuda.onnx"), "{err}");

@@ -65,8 +65,7 @@ impl ScratchBundle {
     }
 
     pub fn model(&self) -> PathBuf {
-        self.path()
-            .join("face_detection_front_128x128_barracuda.onnx")
+        self.path().join("face_detection_front_128x128_barracuda.onnx")
     }
 }
 
@@ -87,11 +86,7 @@ fn copy_dir(from: &Path, to: &Path) {
 pub fn assert_one_line_error(o: &Output, needles: &[&str]) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(2), "exit code; stderr: {err}");
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "one line expected: {err}"
-    );
+    assert_eq!(err.trim_end().lines().count(), 1, "one line expected: {err}");
     for n in needles {
         assert!(err.contains(n), "stderr should mention {n:?}: {err}");
     }

@@ -28,9 +28,7 @@ impl Log for Stderr {
 
 /// Installs the logger. `-v` flags win over `PREFLIGHT_LOG` (error|warn|info|debug|trace).
 pub fn init(verbose: u8) {
-    let from_env = std::env::var("PREFLIGHT_LOG")
-        .ok()
-        .and_then(|v| v.parse::<LevelFilter>().ok());
+    let from_env = std::env::var("PREFLIGHT_LOG").ok().and_then(|v| v.parse::<LevelFilter>().ok());
     let level = match verbose {
         0 => from_env.unwrap_or(LevelFilter::Warn),
         1 => LevelFilter::Info,

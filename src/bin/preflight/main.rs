@@ -141,11 +141,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             // clap exits 2 on usage errors too, but --help/--version are successes.
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
     logger::init(cli.verbose);
@@ -160,28 +156,11 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run {
-            paths,
-            format,
-            threshold,
-            top,
-        } => run(paths, format, threshold, top),
+        Command::Run { paths, format, threshold, top } => run(paths, format, threshold, top),
         Command::Inspect { bundle, format } => inspect(&bundle_dir(bundle), format),
-        Command::Check {
-            bundle,
-            suite,
-            target,
-            strict,
-            seed,
-            report,
-            junit,
-            format,
-        } => {
+        Command::Check { bundle, suite, target, strict, seed, report, junit, format } => {
             let options = preflight::StartOptions {
-                target: target
-                    .as_deref()
-                    .map(preflight::TargetProfile::find)
-                    .transpose()?,
+                target: target.as_deref().map(preflight::TargetProfile::find).transpose()?,
                 seed,
                 suite,
                 strict,
@@ -189,29 +168,18 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             check(&bundle_dir(bundle), &options, report, junit, format)
         }
         Command::Record { bundle, suite, out } => record(&bundle_dir(bundle), suite, out),
-        Command::Perturb {
-            image,
-            name,
-            severity,
-            seed,
-            out,
-        } => {
-            let p: preflight::Perturbation = name
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("--name: {e}"))?;
+        Command::Perturb { image, name, severity, seed, out } => {
+            let p: preflight::Perturbation =
+                name.parse().map_err(|e: String| anyhow::anyhow!("--name: {e}"))?;
             let img = preflight::load_image(&image)?.to_rgb8();
             p.apply(&img, severity, seed)
                 .save(&out)
                 .with_context(|| format!("{}: cannot write image", out.display()))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench {
-            bundle,
-            iterations,
-            warmup,
-            image,
-            format,
-        } => bench(&bundle_dir(bundle), iterations, warmup, image, format),
+        Command::Bench { bundle, iterations, warmup, image, format } => {
+            bench(&bundle_dir(bundle), iterations, warmup, image, format)
+        }
     }
 }
 
@@ -229,11 +197,7 @@ fn run(
     threshold: Option<f32>,
     top: Option<usize>,
 ) -> anyhow::Result<ExitCode> {
-    let dir = if is_bundle(&paths[0]) {
-        paths.remove(0)
-    } else {
-        PathBuf::from(DEFAULT_BUNDLE)
-    };
+    let dir = if is_bundle(&paths[0]) { paths.remove(0) } else { PathBuf::from(DEFAULT_BUNDLE) };
     if paths.is_empty() {
         bail!("{}: no image given after the bundle", dir.display());
     }
@@ -269,10 +233,7 @@ fn run(
 fn print_prediction(path: &Path, ms: f64, prediction: &Prediction) {
     println!("{}  ({ms:.1} ms)", path.display());
     match prediction {
-        Prediction::Detections {
-            detections,
-            max_score,
-        } => {
+        Prediction::Detections { detections, max_score } => {
             if detections.is_empty() {
                 println!("  nothing detected (best score {max_score:.2})");
             }
@@ -324,21 +285,14 @@ fn check(
     if report.verdict == preflight::Verdict::Degraded && report.serving_allowed {
         log::warn!("verdict degraded: a major check does not hold (use --strict to refuse)");
     }
-    Ok(if report.serving_allowed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if report.serving_allowed { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn record(dir: &Path, suite: Option<PathBuf>, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let model = Model::open(dir)?;
     let suite_path = match suite.or_else(|| model.bundle().suite_path()) {
         Some(p) => p,
-        None => bail!(
-            "{}: the bundle has no suite; give one with --suite",
-            dir.display()
-        ),
+        None => bail!("{}: the bundle has no suite; give one with --suite", dir.display()),
     };
     let suite = preflight::Suite::load(&suite_path)?;
     let parity: Vec<&preflight::ParitySpec> = suite
@@ -358,26 +312,15 @@ fn record(dir: &Path, suite: Option<PathBuf>, out: Option<PathBuf>) -> anyhow::R
         }
     }
     if cases.is_empty() {
-        bail!(
-            "{}: no parity check names cases to record",
-            suite_path.display()
-        );
+        bail!("{}: no parity check names cases to record", suite_path.display());
     }
     let out = match out {
         Some(o) => o,
-        None => suite_path
-            .parent()
-            .unwrap_or(Path::new("."))
-            .join(&parity[0].golden),
+        None => suite_path.parent().unwrap_or(Path::new(".")).join(&parity[0].golden),
     };
     let golden = preflight::record(&model, &suite, &cases)?;
     golden.save(&out)?;
-    println!(
-        "recorded {} case(s) on {} to {}",
-        cases.len(),
-        golden.recorded_on,
-        out.display()
-    );
+    println!("recorded {} case(s) on {} to {}", cases.len(), golden.recorded_on, out.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -21,6 +21,8 @@
 mod bundle;
 mod check;
 mod decode;
+#[cfg(feature = "display")]
+mod display;
 mod engine;
 mod error;
 mod fixup;
@@ -51,6 +53,11 @@ pub use preprocess::{decode_image, load_image, preprocess, InputTensor, Transfor
 /// Version of tract this build links, for reports.
 pub const TRACT_VERSION: &str = env!("PREFLIGHT_TRACT_VERSION");
 pub use check::{run_checks, CheckResult, RunContext, Timing};
+#[cfg(feature = "display")]
+pub use display::{
+    draw_mark, render as render_screen, Canvas, CanvasOf, Palette, ScreenSize, ScreenSummary,
+    StatusScreen,
+};
 pub use gate::{verdict, Status, Verdict};
 pub use golden::{compare as compare_outputs, record, Diff, Golden, GoldenCase, GoldenTensor};
 pub use health::{Health, HealthMonitor, HealthStatus, HEALTH_WINDOW};

@@ -374,3 +374,25 @@ fn lifecycle_fixed_capacity_results_health_and_recheck() {
     assert_eq!(again.checks[0].name, "astronaut-found");
     assert_eq!(again.verdict, preflight::Verdict::Pass);
 }
+
+#[test]
+fn status_screen_renders_in_both_sizes() {
+    let b = suite_with(IMPOSSIBLE_CRITICAL);
+    for (size, dims) in [("128x64", (128, 64)), ("320x240", (320, 240))] {
+        let png = b.path().join(format!("screen-{size}.png"));
+        let o = preflight(&[
+            "check",
+            b.arg(),
+            "--suite",
+            &suite_arg(&b),
+            "--screen",
+            png.to_str().unwrap(),
+            "--screen-size",
+            size,
+        ]);
+        assert_eq!(o.status.code(), Some(1), "the screen is written even when the gate fails");
+        let img = preflight::load_image(&png).unwrap();
+        assert_eq!((img.width(), img.height()), dims);
+        assert!(img.to_rgb8().pixels().any(|p| p.0 != [0, 0, 0]));
+    }
+}

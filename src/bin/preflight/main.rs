@@ -34,6 +34,16 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ScreenArg {
+    /// SSD1306-class monochrome OLED.
+    #[value(name = "128x64")]
+    Mono128x64,
+    /// ILI9341-class colour TFT.
+    #[value(name = "320x240")]
+    Color320x240,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run images through a bundle's model and print what it found.
@@ -86,6 +96,12 @@ enum Command {
         /// What to print on stdout.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Render the device status screen to this PNG.
+        #[arg(long, value_name = "FILE.png")]
+        screen: Option<PathBuf>,
+        /// Status screen layout.
+        #[arg(long, value_enum, default_value_t = ScreenArg::Mono128x64)]
+        screen_size: ScreenArg,
     },
     /// Record golden outputs of the suite's parity cases, for parity checks elsewhere.
     Record {
@@ -158,14 +174,32 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { paths, format, threshold, top } => run(paths, format, threshold, top),
         Command::Inspect { bundle, format } => inspect(&bundle_dir(bundle), format),
-        Command::Check { bundle, suite, target, strict, seed, report, junit, format } => {
+        Command::Check {
+            bundle,
+            suite,
+            target,
+            strict,
+            seed,
+            report,
+            junit,
+            format,
+            screen,
+            screen_size,
+        } => {
             let options = preflight::StartOptions {
                 target: target.as_deref().map(preflight::TargetProfile::find).transpose()?,
                 seed,
                 suite,
                 strict,
             };
-            check(&bundle_dir(bundle), &options, report, junit, format)
+            let screen = screen.map(|p| {
+                let size = match screen_size {
+                    ScreenArg::Mono128x64 => preflight::ScreenSize::Mono128x64,
+                    ScreenArg::Color320x240 => preflight::ScreenSize::Color320x240,
+                };
+                (p, size)
+            });
+            check(&bundle_dir(bundle), &options, Outputs { report, junit, screen }, format)
         }
         Command::Record { bundle, suite, out } => record(&bundle_dir(bundle), suite, out),
         Command::Perturb { image, name, severity, seed, out } => {
@@ -251,11 +285,17 @@ fn print_prediction(path: &Path, ms: f64, prediction: &Prediction) {
     }
 }
 
+/// Files `check` writes besides stdout.
+struct Outputs {
+    report: Option<PathBuf>,
+    junit: Option<PathBuf>,
+    screen: Option<(PathBuf, preflight::ScreenSize)>,
+}
+
 fn check(
     dir: &Path,
     options: &preflight::StartOptions,
-    report_path: Option<PathBuf>,
-    junit_path: Option<PathBuf>,
+    outputs: Outputs,
     format: Format,
 ) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
@@ -272,11 +312,18 @@ fn check(
     };
     let (_, report) = preflight::check(dir, options, &mut progress)?;
     // Write the files before printing, so a closed stdout never loses a report.
-    if let Some(p) = &report_path {
+    if let Some(p) = &outputs.report {
         preflight::write_atomically(p, report.to_json().as_bytes())?;
     }
-    if let Some(p) = &junit_path {
+    if let Some(p) = &outputs.junit {
         preflight::write_atomically(p, report.to_junit().as_bytes())?;
+    }
+    if let Some((p, size)) = &outputs.screen {
+        let img = preflight::render_screen(&report, None, *size);
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .with_context(|| format!("{}: cannot encode the screen", p.display()))?;
+        preflight::write_atomically(p, &png)?;
     }
     match format {
         Format::Json => println!("{}", report.to_json()),

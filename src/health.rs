@@ -22,7 +22,7 @@ pub enum HealthStatus {
     Ok,
     /// p99 over the window exceeds the budget.
     OverBudget,
-    /// Fewer than [`HealthMonitor::MIN_SAMPLES`] latencies recorded yet.
+    /// Fewer than 10 latencies recorded yet.
     NoData,
 }
 
@@ -50,10 +50,10 @@ pub struct HealthMonitor {
     budget_ms: Option<f32>,
 }
 
-impl HealthMonitor {
-    /// Below this many samples a p99 means nothing.
-    pub const MIN_SAMPLES: usize = 10;
+/// Below this many samples a p99 means nothing.
+const MIN_SAMPLES: usize = 10;
 
+impl HealthMonitor {
     /// A monitor comparing p99 with `budget_ms`.
     pub fn new(budget_ms: Option<f32>) -> HealthMonitor {
         HealthMonitor { window: Mutex::new((HistoryBuf::new(), 0)), budget_ms }
@@ -81,7 +81,7 @@ impl HealthMonitor {
         let rank = |p: f32| sorted[((p * n as f32).ceil() as usize).clamp(1, n) - 1];
         let (p50, p99) = if n == 0 { (0.0, 0.0) } else { (rank(0.5), rank(0.99)) };
         let status = match self.budget_ms {
-            _ if n < Self::MIN_SAMPLES => HealthStatus::NoData,
+            _ if n < MIN_SAMPLES => HealthStatus::NoData,
             Some(b) if p99 > b => HealthStatus::OverBudget,
             _ => HealthStatus::Ok,
         };

@@ -19,6 +19,8 @@
 #![deny(missing_docs)]
 
 mod bundle;
+#[cfg(feature = "capi")]
+pub mod capi;
 mod check;
 mod decode;
 #[cfg(feature = "display")]

@@ -43,7 +43,8 @@ fi
 export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 cargo=/usr/bin/cargo
 "$RUSTC" --version
-export CARGO_TARGET_DIR="$root/target-arm"
+# ARM outputs apart from the host target dir, so neither build waits for the other's lock.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR_ARM:-$root/target-arm}"
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
 export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnueabihf-gcc

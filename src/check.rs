@@ -261,12 +261,12 @@ impl<'a> Runner<'a> {
             Ok(c) => c,
             Err(e) => return Outcome::cannot(e),
         };
-        let preds = match self.predictions(&cases, None, a.score_threshold) {
+        let preds = match self.predictions(&cases, None, a.scoring.score_threshold) {
             Ok(p) => p,
             Err(e) => return Outcome::cannot(e),
         };
         let threshold = a.threshold.for_target(self.target_name());
-        match metric(a.metric, &preds, a.k, a.iou) {
+        match metric(a.metric, &preds, a.scoring) {
             Ok(m) => rate_outcome(a.metric, m, threshold, ""),
             Err(e) => Outcome::cannot(e),
         }
@@ -379,12 +379,15 @@ impl<'a> Runner<'a> {
         let mut breaking = None;
         let mut failures = Vec::new();
         for severity in 1..=5u8 {
-            let preds =
-                match self.predictions(&cases, Some((a.corruption, severity)), a.score_threshold) {
-                    Ok(p) => p,
-                    Err(e) => return Outcome::cannot(e),
-                };
-            let m = match metric(a.metric, &preds, a.k, a.iou) {
+            let preds = match self.predictions(
+                &cases,
+                Some((a.corruption, severity)),
+                a.scoring.score_threshold,
+            ) {
+                Ok(p) => p,
+                Err(e) => return Outcome::cannot(e),
+            };
+            let m = match metric(a.metric, &preds, a.scoring) {
                 Ok(m) => m,
                 Err(e) => return Outcome::cannot(e),
             };
@@ -650,9 +653,9 @@ struct MetricValue {
 fn metric(
     m: Metric,
     preds: &[(Case, Prediction)],
-    k: usize,
-    iou_min: f32,
+    scoring: Scoring,
 ) -> Result<MetricValue, String> {
+    let (k, iou_min) = (scoring.k, scoring.iou);
     let (mut hits, mut total, mut failures) = (0usize, 0usize, Vec::new());
     for (case, pred) in preds {
         let outcome: Option<bool> = match (m, pred) {
@@ -764,6 +767,8 @@ mod tests {
     use super::*;
     use crate::decode::Detection;
 
+    const S: Scoring = Scoring { score_threshold: None, k: 5, iou: 0.5 };
+
     fn case(id: &str, objects: usize) -> Case {
         Case {
             id: id.into(),
@@ -788,13 +793,13 @@ mod tests {
             (case("n1", 0), dets(2)),
             (case("n2", 0), dets(0)),
         ];
-        let r = metric(Metric::Recall, &preds, 5, 0.5).unwrap();
+        let r = metric(Metric::Recall, &preds, S).unwrap();
         assert_eq!((r.value, r.failures.clone()), (0.5, vec!["f2".to_string()]));
-        let f = metric(Metric::FalsePositiveRate, &preds, 5, 0.5).unwrap();
+        let f = metric(Metric::FalsePositiveRate, &preds, S).unwrap();
         assert_eq!((f.value, f.failures.clone()), (0.5, vec!["n1".to_string()]));
-        let p = metric(Metric::Precision, &preds, 5, 0.5).unwrap();
+        let p = metric(Metric::Precision, &preds, S).unwrap();
         assert_eq!(p.value, 0.5);
-        let c = metric(Metric::CountMatch, &preds, 5, 0.5).unwrap();
+        let c = metric(Metric::CountMatch, &preds, S).unwrap();
         assert_eq!((c.value, c.failures.clone()), (0.5, vec!["f2".to_string(), "n1".to_string()]));
     }
 
@@ -802,7 +807,7 @@ mod tests {
     fn labelled_boxes_are_matched_by_iou() {
         let mut c = case("b", 1);
         c.boxes = vec![[0.0, 0.0, 10.0, 10.0], [50.0, 50.0, 60.0, 60.0]];
-        let r = metric(Metric::Recall, &[(c, dets(1))], 5, 0.5).unwrap();
+        let r = metric(Metric::Recall, &[(c, dets(1))], S).unwrap();
         assert_eq!((r.hits, r.total), (1, 2));
     }
 
@@ -810,8 +815,8 @@ mod tests {
     fn missing_labels_cannot_be_evaluated() {
         let mut c = case("u", 0);
         c.objects = None;
-        assert!(metric(Metric::Recall, &[(c, dets(1))], 5, 0.5).unwrap_err().contains("objects"));
-        assert!(metric(Metric::Recall, &[(case("n", 0), dets(0))], 5, 0.5)
+        assert!(metric(Metric::Recall, &[(c, dets(1))], S).unwrap_err().contains("objects"));
+        assert!(metric(Metric::Recall, &[(case("n", 0), dets(0))], S)
             .unwrap_err()
             .contains("no case"));
     }

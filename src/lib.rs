@@ -68,7 +68,7 @@ pub use report::{write_atomically, BundleInfo, HostInfo, Report, RuntimeInfo, RE
 pub use runtime::{check, Runtime, Served, StartError, StartOptions};
 pub use suite::{
     AccuracySpec, BudgetSpec, Case, CheckKind, CheckSpec, Direction, DirectionalSpec,
-    InvarianceSpec, LatencySpec, Metric, ParitySpec, PerturbationRef, RobustnessSpec, Selection,
-    Severity, Stat, Suite, Threshold, Tolerance,
+    InvarianceSpec, LatencySpec, Metric, ParitySpec, PerturbationRef, RobustnessSpec, Scoring,
+    Selection, Severity, Stat, Suite, Threshold, Tolerance,
 };
 pub use target::{host_cores, host_cpu, host_triple, TargetProfile};

@@ -274,6 +274,21 @@ impl CheckKind {
     }
 }
 
+/// How a metric reads predictions; shared by accuracy and robustness checks.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scoring {
+    /// Detection score that counts as "detected" (default: the manifest's `score_threshold`).
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    /// `k` for `top_k`.
+    #[serde(default = "default_k")]
+    pub k: usize,
+    /// IoU for matching labelled boxes.
+    #[serde(default = "default_iou")]
+    pub iou: f32,
+}
+
 /// `kind = "accuracy"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -285,15 +300,9 @@ pub struct AccuracySpec {
     /// Cases.
     #[serde(flatten)]
     pub select: Selection,
-    /// Detection score that counts as "detected" (default: the suite's).
-    #[serde(default)]
-    pub score_threshold: Option<f32>,
-    /// `k` for `top_k`.
-    #[serde(default = "default_k")]
-    pub k: usize,
-    /// IoU for matching labelled boxes.
-    #[serde(default = "default_iou")]
-    pub iou: f32,
+    /// How predictions are scored.
+    #[serde(flatten)]
+    pub scoring: Scoring,
 }
 
 /// `kind = "invariance"`.
@@ -346,15 +355,9 @@ pub struct RobustnessSpec {
     /// Cases.
     #[serde(flatten)]
     pub select: Selection,
-    /// Detection score that counts as "detected".
-    #[serde(default)]
-    pub score_threshold: Option<f32>,
-    /// `k` for `top_k`.
-    #[serde(default = "default_k")]
-    pub k: usize,
-    /// IoU for matching labelled boxes.
-    #[serde(default = "default_iou")]
-    pub iou: f32,
+    /// How predictions are scored.
+    #[serde(flatten)]
+    pub scoring: Scoring,
 }
 
 /// `kind = "latency"`.
@@ -712,7 +715,7 @@ fn validate(file: &Path, prefix: &str, check: &CheckSpec) -> Result<()> {
         CheckKind::Accuracy(a) => {
             per_target_default(&a.threshold)?;
             rate(&a.threshold)?;
-            score(a.score_threshold)?;
+            score(a.scoring.score_threshold)?;
         }
         CheckKind::Invariance(a) => {
             per_target_default(&a.threshold)?;
@@ -733,7 +736,7 @@ fn validate(file: &Path, prefix: &str, check: &CheckSpec) -> Result<()> {
         CheckKind::Robustness(a) => {
             per_target_default(&a.threshold)?;
             rate(&a.threshold)?;
-            score(a.score_threshold)?;
+            score(a.scoring.score_threshold)?;
             if a.hold_through > 5 {
                 return bad("hold_through", format!("must be 0..=5, got {}", a.hold_through));
             }

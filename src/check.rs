@@ -137,8 +137,14 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// Six significant digits: reports stay readable and stable, and tiny parity differences
+/// (1e-7) keep their magnitude.
 fn round6(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(5 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
 }
 
 impl<'a> Runner<'a> {
@@ -801,6 +807,14 @@ mod tests {
         assert_eq!(p.value, 0.5);
         let c = metric(Metric::CountMatch, &preds, S).unwrap();
         assert_eq!((c.value, c.failures.clone()), (0.5, vec!["f2".to_string(), "n1".to_string()]));
+    }
+
+    #[test]
+    fn six_significant_digits() {
+        assert_eq!(round6(1.3709e-4), 1.3709e-4);
+        assert_eq!(round6(0.123456789), 0.123457);
+        assert_eq!(round6(20.1948113), 20.1948);
+        assert_eq!(round6(0.0), 0.0);
     }
 
     #[test]

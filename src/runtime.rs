@@ -242,7 +242,11 @@ fn build_report(
         },
         host: HostInfo {
             triple: host_triple().into(),
-            cpu: host_cpu(),
+            // Under qemu-user /proc/cpuinfo is the host's: say what is being emulated.
+            cpu: match &options.target {
+                Some(t) if t.emulated => format!("{} (on {})", t.cpu, host_cpu()),
+                _ => host_cpu(),
+            },
             cores: host_cores(),
             target: options.target.as_ref().map(|t| t.name.clone()),
             emulated: options.target.as_ref().is_some_and(|t| t.emulated),

@@ -27,6 +27,12 @@
 # NEON is there (TRACT_CPU_ARM32_NEON=true), as it finds on a Pi; otherwise tract would take its
 # VFPv2 fallback kernels. Override with QEMU_CPU_AARCH64 / QEMU_CPU_ARMV7.
 #
+# Outputs: target-arm/aarch64-unknown-linux-gnu/<profile>/preflight and, in a target dir of its
+# own, target-arm/build-std/armv7-unknown-linux-gnueabihf/<profile>/preflight. RUSTC_BOOTSTRAP=1
+# makes proc-macro2, anyhow and thiserror switch on nightly features and rerun their build
+# scripts whenever it changes, so in one shared target dir each armv7 build invalidated the
+# aarch64 one and the other way round (everything from proc-macro2 up rebuilt, ~20 min each).
+#
 # Environment: CARGO_TARGET_DIR_ARM (default target-arm/), ARM_PROFILE (cargo profile,
 # default dev: optimized by Cargo.toml and faster to build than release).
 set -euo pipefail
@@ -100,7 +106,7 @@ done
 minor=$("$RUSTC" --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
 [ "$minor" -ge 91 ] || { echo "$RUSTC is older than the crate's rust-version 1.91: is bookworm-security in the apt sources?" >&2; exit 1; }
 # ARM outputs apart from the host's target/, so neither build waits for the other's lock.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR_ARM:-$root/target-arm}"
+arm_target_dir="${CARGO_TARGET_DIR_ARM:-$root/target-arm}"
 profile="${ARM_PROFILE:-dev}"
 outdir=$([ "$profile" = dev ] && echo debug || echo "$profile")
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
@@ -112,6 +118,7 @@ mkdir -p reports/arm
 # --- one architecture ------------------------------------------------------------------------
 run_arch() {
   local arch=$1 triple qemu sysroot cpu t code
+  local tdir="$arm_target_dir"
   local -a build_env=() build_flags=() run_env=()
   case "$arch" in
     aarch64)
@@ -129,6 +136,7 @@ run_arch() {
       local src
       src="$("$RUSTC" --print sysroot)/lib/rustlib/src/rust/library"
       [ -f "$src/std/Cargo.toml" ] || { echo "no std sources at $src: install rust-web-src" >&2; return 1; }
+      tdir="$arm_target_dir/build-std"
       build_env=(RUSTC_BOOTSTRAP=1)
       build_flags=("-Zbuild-std=std,panic_abort") ;;
   esac
@@ -136,11 +144,11 @@ run_arch() {
   say "build $triple ($profile profile)"
   t=$(now)
   code=0
-  env "${build_env[@]}" nice -n 19 "$cargo" build --locked --profile "$profile" --target "$triple" \
+  env CARGO_TARGET_DIR="$tdir" "${build_env[@]}" nice -n 19 "$cargo" build --locked --profile "$profile" --target "$triple" \
     --bin preflight "${build_flags[@]}" || code=$?
   note "build $arch: $(dur $(($(now) - t)))$([ $code = 0 ] || echo ", FAILED (exit $code)")"
   [ $code = 0 ] || return 1
-  local bin="$CARGO_TARGET_DIR/$triple/$outdir/preflight"
+  local bin="$tdir/$triple/$outdir/preflight"
   if command -v file >/dev/null; then file -b "$bin" | cut -c1-100; fi
   local -a emu=(env "${run_env[@]}" nice -n 19 "$qemu" -cpu "$cpu" -L "$sysroot" "$bin")
 

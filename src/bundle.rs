@@ -34,13 +34,40 @@ pub struct Manifest {
 }
 
 /// `[model]`: the ONNX file and its expected hash.
+///
+/// The file sits either in the bundle (`path`) or, for models that are fetched rather than
+/// committed, in the model cache (`cache`, relative to [`model_cache_dir`]). Exactly one of the
+/// two is given; the sha256 is checked either way.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
     /// Path relative to the bundle directory.
-    pub path: String,
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Path relative to the model cache directory.
+    #[serde(default)]
+    pub cache: Option<String>,
+    /// The command that fills the cache, quoted in the error when the file is missing.
+    #[serde(default)]
+    pub fetch: Option<String>,
     /// Lower-case hex sha256 of the file; checked on open.
     pub sha256: String,
+}
+
+/// Environment variable naming the model cache directory.
+pub const MODEL_CACHE_ENV: &str = "PREFLIGHT_MODELS";
+
+/// Where fetched models live: `$PREFLIGHT_MODELS`, else `$XDG_CACHE_HOME/preflight/models`,
+/// else `~/.cache/preflight/models` (the fetch scripts under tools/ use the same rule).
+pub fn model_cache_dir() -> PathBuf {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(dir) = var(MODEL_CACHE_ENV) {
+        return dir;
+    }
+    if let Some(dir) = var("XDG_CACHE_HOME") {
+        return dir.join("preflight").join("models");
+    }
+    var("HOME").unwrap_or_else(|| PathBuf::from(".")).join(".cache").join("preflight").join("models")
 }
 
 /// `[suite]`: where the bundle's behaviour suite lives.
@@ -93,6 +120,13 @@ pub enum ResizeMode {
     Letterbox,
     /// Keep aspect, fill the input, crop the overflow (centred).
     CenterCrop,
+    /// Scale so the longer side is the shape's larger spatial size, then round each side to
+    /// the nearest multiple of `multiple`: the input size is chosen per image (text detectors).
+    FitLongerSide,
+    /// Scale to the shape's height keeping aspect and pad on the right to its width (text
+    /// lines). Wider lines are squeezed to the width, or, with `max_width`, widen the input in
+    /// steps of `multiple` up to `max_width`.
+    PadRight,
 }
 
 /// `[input]`: the model input and the preprocessing that produces it.
@@ -115,17 +149,49 @@ pub struct InputSpec {
     pub mean: Vec<f32>,
     /// Per-channel divisor applied after the mean (in tensor channel order).
     pub std: Vec<f32>,
-    /// Pixel value (0..255) used for letterbox padding.
+    /// Pixel value (0..255, fractions allowed) of padding: `127.5` with mean 0.5 and std 0.5
+    /// pads with tensor zeros, as PaddleOCR does.
     #[serde(default)]
-    pub pad: u8,
+    pub pad: f32,
+    /// Sizes chosen per image are multiples of this (`fit-longer-side`, `pad-right` with
+    /// `max_width`).
+    #[serde(default = "default_multiple")]
+    pub multiple: usize,
+    /// `pad-right`: lines wider than the shape's width widen the input up to this width
+    /// instead of being squeezed.
+    #[serde(default)]
+    pub max_width: Option<usize>,
+}
+
+fn default_multiple() -> usize {
+    32
 }
 
 impl InputSpec {
-    /// Height and width of the model input.
+    /// Height and width of the shape in the manifest (for per-image sizes: the largest
+    /// `fit-longer-side` input, or the base `pad-right` input).
     pub fn size(&self) -> (usize, usize) {
         match self.layout {
             Layout::Nchw => (self.shape[2], self.shape[3]),
             Layout::Nhwc => (self.shape[1], self.shape[2]),
+        }
+    }
+
+    /// True when the input's height or width is chosen per image.
+    pub fn size_varies(&self) -> bool {
+        match self.resize {
+            ResizeMode::FitLongerSide => true,
+            ResizeMode::PadRight => self.max_width.is_some(),
+            _ => false,
+        }
+    }
+
+    /// The full tensor shape for an input of `h`×`w` pixels.
+    pub fn shape_for(&self, h: usize, w: usize) -> Vec<usize> {
+        let c = self.color.channels();
+        match self.layout {
+            Layout::Nchw => vec![1, c, h, w],
+            Layout::Nhwc => vec![1, h, w, c],
         }
     }
 }
@@ -150,6 +216,10 @@ pub enum OutputSpec {
     Classification(ClassificationSpec),
     /// Anchor-based single-shot detector (SSD / BlazeFace family).
     Detection(DetectionSpec),
+    /// A per-pixel probability map (DBNet text detectors) → one box per region.
+    Segmentation(SegmentationSpec),
+    /// Per-timestep class scores decoded greedily as CTC (text recognisers) → a string.
+    Ctc(CtcSpec),
     /// No decoding; outputs are reported as tensors.
     Raw,
 }
@@ -216,6 +286,59 @@ pub struct DetectionSpec {
     pub max_detections: usize,
 }
 
+/// Decoder parameters for `kind = "segmentation"`: binarise the map, one box per connected
+/// region, scored, unclipped and mapped back to the image (DBNet's post-processing with
+/// axis-aligned boxes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentationSpec {
+    /// Output holding the `[1, 1, H, W]` probability map; the first output when absent.
+    #[serde(default)]
+    pub output: Option<String>,
+    /// Map values above this are foreground.
+    pub threshold: f32,
+    /// Regions whose mean probability is below this are dropped.
+    pub box_threshold: f32,
+    /// Each box grows by `area × unclip_ratio / perimeter` on every side (DBNet shrinks
+    /// regions during training; this undoes it).
+    pub unclip_ratio: f32,
+    /// Regions whose shorter side is below this many map pixels are dropped.
+    #[serde(default = "default_min_size")]
+    pub min_size: f32,
+    /// Dilate the binary map by one pixel right and down before labelling (rapidocr's
+    /// `use_dilation`), joining characters split by a one-pixel gap.
+    #[serde(default)]
+    pub dilate: bool,
+    /// At most this many regions per image, best first.
+    #[serde(default = "default_max_detections")]
+    pub max_regions: usize,
+}
+
+fn default_min_size() -> f32 {
+    3.0
+}
+
+/// Decoder parameters for `kind = "ctc"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtcSpec {
+    /// Output holding `[1, T, classes]` scores; the first output when absent.
+    #[serde(default)]
+    pub output: Option<String>,
+    /// Dictionary file (one character per line), relative to the bundle.
+    #[serde(default)]
+    pub dictionary: Option<String>,
+    /// Or: the model's ONNX metadata key holding the dictionary, one character per line.
+    #[serde(default)]
+    pub dictionary_metadata: Option<String>,
+    /// Append a space as the last character (PaddleOCR's `use_space_char`).
+    #[serde(default)]
+    pub space: bool,
+    /// Index of the CTC blank; the dictionary's characters take the other indices in order.
+    #[serde(default)]
+    pub blank: usize,
+}
+
 fn default_box_coding() -> BoxCoding {
     BoxCoding::CenterPixels
 }
@@ -259,7 +382,33 @@ impl Bundle {
         let manifest: Manifest = parse_toml(&manifest_path, &text)?;
         validate(&manifest_path, &manifest)?;
 
-        let model_path = resolve(dir, &manifest_path, "model.path", &manifest.model.path)?;
+        let model_path = match (&manifest.model.path, &manifest.model.cache) {
+            (Some(rel), None) => resolve(dir, &manifest_path, "model.path", rel)?,
+            (None, Some(rel)) => {
+                let cache = model_cache_dir();
+                let path = resolve(&cache, &manifest_path, "model.cache", rel)?;
+                if !path.is_file() {
+                    let hint = manifest.model.fetch.as_deref().map_or(String::new(), |cmd| {
+                        format!(" (run `{cmd}`, or set {MODEL_CACHE_ENV})")
+                    });
+                    return Err(Error::io(
+                        &path,
+                        std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            format!("model not in the cache{hint}"),
+                        ),
+                    ));
+                }
+                path
+            }
+            _ => {
+                return Err(Error::config(
+                    &manifest_path,
+                    "model",
+                    "give exactly one of `path` (in the bundle) and `cache` (fetched)",
+                ))
+            }
+        };
         let model_bytes = std::fs::read(&model_path).map_err(|e| Error::io(&model_path, e))?;
         let model_sha256 = sha256_hex(&model_bytes);
         if !model_sha256.eq_ignore_ascii_case(&manifest.model.sha256) {
@@ -274,6 +423,11 @@ impl Bundle {
             OutputSpec::Classification(ClassificationSpec { labels: Some(rel), .. }) => {
                 let path = resolve(dir, &manifest_path, "output.labels", rel)?;
                 read_text(&path)?.lines().map(|l| l.trim_end().to_string()).collect()
+            }
+            // Dictionary characters may be spaces or punctuation: keep lines verbatim.
+            OutputSpec::Ctc(CtcSpec { dictionary: Some(rel), .. }) => {
+                let path = resolve(dir, &manifest_path, "output.dictionary", rel)?;
+                read_text(&path)?.lines().map(str::to_string).collect()
             }
             _ => Vec::new(),
         };
@@ -316,7 +470,7 @@ impl Bundle {
         &self.model_sha256
     }
 
-    /// Class labels, empty when the bundle has none.
+    /// Class labels (or a CTC dictionary file's characters), empty when the bundle has none.
     pub fn labels(&self) -> &[String] {
         &self.labels
     }
@@ -419,6 +573,23 @@ fn validate(path: &Path, m: &Manifest) -> Result<()> {
     if input.std.contains(&0.0) {
         return bad("input.std", "values must be non-zero".into());
     }
+    if !(0.0..=255.0).contains(&input.pad) {
+        return bad("input.pad", format!("must be within 0..=255, got {}", input.pad));
+    }
+    if input.multiple == 0 {
+        return bad("input.multiple", "must be at least 1".into());
+    }
+    if let Some(max) = input.max_width {
+        if input.resize != ResizeMode::PadRight {
+            return bad("input.max_width", "only applies to resize = \"pad-right\"".into());
+        }
+        if max < input.size().1 {
+            return bad(
+                "input.max_width",
+                format!("{max} is below the shape's width {}", input.size().1),
+            );
+        }
+    }
     match &m.output {
         OutputSpec::Classification(c) => {
             if c.top_k == 0 {
@@ -457,6 +628,30 @@ fn validate(path: &Path, m: &Manifest) -> Result<()> {
                 return bad(
                     "output.logit_clamp",
                     format!("must be positive, got {}", d.logit_clamp),
+                );
+            }
+        }
+        OutputSpec::Segmentation(g) => {
+            for (key, v) in [
+                ("output.threshold", g.threshold),
+                ("output.box_threshold", g.box_threshold),
+            ] {
+                if !(0.0..=1.0).contains(&v) {
+                    return bad(key, format!("must be within 0..=1, got {v}"));
+                }
+            }
+            if !(g.unclip_ratio.is_finite() && g.unclip_ratio >= 0.0) {
+                return bad("output.unclip_ratio", format!("must be ≥ 0, got {}", g.unclip_ratio));
+            }
+            if !(g.min_size.is_finite() && g.min_size >= 0.0) {
+                return bad("output.min_size", format!("must be ≥ 0, got {}", g.min_size));
+            }
+        }
+        OutputSpec::Ctc(c) => {
+            if c.dictionary.is_some() == c.dictionary_metadata.is_some() {
+                return bad(
+                    "output",
+                    "give exactly one of `dictionary` (a file) and `dictionary_metadata`".into(),
                 );
             }
         }

@@ -222,7 +222,8 @@ impl<'a> Runner<'a> {
     ) -> Cached<(Outputs, Transform)> {
         let (img, transform) = self.image(case)?;
         let t = Instant::now();
-        let perturbed = p.apply(&img, severity, case_seed(self.ctx.seed, p, severity, &case.id));
+        let seed = case_seed(self.ctx.seed, p, severity, &case.id);
+        let perturbed = perturb_content(&img, &transform, |region| p.apply(region, severity, seed));
         self.timing.perturbation_ms += ms(t.elapsed());
         self.run_image(&perturbed, transform)
     }
@@ -327,6 +328,9 @@ impl<'a> Runner<'a> {
     }
 
     fn directional(&mut self, a: &DirectionalSpec) -> Outcome {
+        if let Some(label) = &a.expect {
+            return self.expected_label(a, label);
+        }
         let cases = match self.select(&a.select) {
             Ok(c) => c,
             Err(e) => return Outcome::cannot(e),
@@ -344,8 +348,9 @@ impl<'a> Runner<'a> {
         for ((case, c), (_, q)) in clean.iter().zip(&moved) {
             let delta = q.top_score() - c.top_score();
             let wrong_way = match a.direction {
-                Direction::Decrease => delta > a.tolerance,
-                Direction::Increase => -delta > a.tolerance,
+                Some(Direction::Decrease) => delta > a.tolerance,
+                Some(Direction::Increase) => -delta > a.tolerance,
+                None => true,
             };
             if wrong_way {
                 failures.push(format!("{}@{}:{}", case.id, p.name, p.severity));
@@ -354,8 +359,8 @@ impl<'a> Runner<'a> {
         let obey = (cases.len() - failures.len()) as f64 / cases.len() as f64;
         let threshold = a.threshold.for_target(self.target_name());
         let way = match a.direction {
-            Direction::Decrease => "may only fall",
-            Direction::Increase => "may only rise",
+            Some(Direction::Increase) => "may only rise",
+            _ => "may only fall",
         };
         Outcome {
             status: if obey >= threshold { Status::Pass } else { Status::Fail },
@@ -367,6 +372,46 @@ impl<'a> Runner<'a> {
                 p.name,
                 p.severity,
                 a.tolerance,
+                cases.len() - failures.len(),
+                cases.len()
+            ),
+            failures,
+            values: BTreeMap::new(),
+        }
+    }
+
+    /// Directional with `expect`: under the perturbation each case's top class must become
+    /// `label` (a direction classifier must notice a line turned upside down).
+    fn expected_label(&mut self, a: &DirectionalSpec, label: &str) -> Outcome {
+        let cases = match self.select(&a.select) {
+            Ok(c) => c,
+            Err(e) => return Outcome::cannot(e),
+        };
+        let p = a.perturbation;
+        let moved = match self.predictions(&cases, Some((p.name, p.severity)), None) {
+            Ok(x) => x,
+            Err(e) => return Outcome::cannot(e),
+        };
+        let mut failures = Vec::new();
+        for (case, q) in &moved {
+            let Prediction::Classes { classes } = q else {
+                return Outcome::cannot("`expect` needs a classification model");
+            };
+            if classes.first().map(|c| c.label.as_str()) != Some(label) {
+                failures.push(format!("{}@{}:{}", case.id, p.name, p.severity));
+            }
+        }
+        let obey = (cases.len() - failures.len()) as f64 / cases.len() as f64;
+        let threshold = a.threshold.for_target(self.target_name());
+        Outcome {
+            status: if obey >= threshold { Status::Pass } else { Status::Fail },
+            measured: Some(obey),
+            threshold: Some(threshold),
+            unit: "fraction",
+            detail: format!(
+                "top class becomes {label:?} under {}:{}; {}/{} cases do",
+                p.name,
+                p.severity,
                 cases.len() - failures.len(),
                 cases.len()
             ),
@@ -638,12 +683,30 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// The decision an invariance check compares: detected or not, or the top class.
-fn decision(p: &Prediction) -> i64 {
+/// Applies `f` to the part of a model-sized image the original covers: padding is not part
+/// of the scene, so noise, blur or a turn upside down must not touch it.
+fn perturb_content(
+    img: &RgbImage,
+    transform: &Transform,
+    f: impl Fn(&RgbImage) -> RgbImage,
+) -> RgbImage {
+    let [x0, y0, x1, y1] = transform.content;
+    if [x0, y0, x1, y1] == [0, 0, img.width(), img.height()] || x1 <= x0 || y1 <= y0 {
+        return f(img);
+    }
+    let region = image::imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image();
+    let mut out = img.clone();
+    image::imageops::replace(&mut out, &f(&region), x0 as i64, y0 as i64);
+    out
+}
+
+/// The decision an invariance check compares: detected or not, the top class, or the text.
+fn decision(p: &Prediction) -> String {
     match p {
-        Prediction::Detections { detections, .. } => !detections.is_empty() as i64,
-        Prediction::Classes { classes } => classes.first().map_or(-1, |c| c.index as i64),
-        Prediction::Raw {} => 0,
+        Prediction::Detections { detections, .. } => (!detections.is_empty()).to_string(),
+        Prediction::Classes { classes } => classes.first().map_or(String::new(), |c| c.label.clone()),
+        Prediction::Text { text, .. } => text.clone(),
+        Prediction::Raw {} => String::new(),
     }
 }
 
@@ -676,6 +739,25 @@ fn metric(
             (Metric::Top1 | Metric::TopK, _) => {
                 return Err(format!("{} needs a classification model", m.name()))
             }
+            (Metric::Cer | Metric::TextMatch, Prediction::Text { text, .. }) => {
+                let label =
+                    case.text.as_ref().ok_or_else(|| format!("case {} has no `text`", case.id))?;
+                let errors = crate::decode::ctc::edit_distance(text, label);
+                if m == Metric::Cer {
+                    // Counted per character: errors over the labelled characters.
+                    hits += errors;
+                    total += label.chars().count().max(1);
+                    if errors > 0 {
+                        failures.push(case.id.clone());
+                    }
+                    None
+                } else {
+                    Some(errors == 0)
+                }
+            }
+            (Metric::Cer | Metric::TextMatch, _) => {
+                return Err(format!("{} needs a text recognition (ctc) model", m.name()))
+            }
             (_, Prediction::Detections { detections, .. }) => {
                 let objects = case
                     .objects
@@ -705,7 +787,9 @@ fn metric(
                         // Counted as "hit" = a false positive, so the rate is hits / total.
                         Metric::FalsePositiveRate => (objects == 0).then_some(found == 0),
                         Metric::CountMatch => Some(found == objects),
-                        Metric::Top1 | Metric::TopK => unreachable!("handled above"),
+                        Metric::Top1 | Metric::TopK | Metric::Cer | Metric::TextMatch => {
+                            unreachable!("handled above")
+                        }
                     }
                 }
             }
@@ -752,13 +836,14 @@ fn match_boxes(labels: &[[f32; 4]], mut detections: Vec<[f32; 4]>, iou_min: f32)
 fn rate_outcome(m: Metric, v: MetricValue, threshold: f64, extra: &str) -> Outcome {
     let holds = if m.lower_is_better() { v.value <= threshold } else { v.value >= threshold };
     let counted = if m == Metric::FalsePositiveRate { v.total - v.hits } else { v.hits };
+    let of = if m == Metric::Cer { " characters wrong" } else { "" };
     Outcome {
         status: if holds { Status::Pass } else { Status::Fail },
         measured: Some(v.value),
         threshold: Some(threshold),
         unit: "rate",
         detail: format!(
-            "{} {counted}/{} ({} {threshold}){extra}",
+            "{} {counted}/{}{of} ({} {threshold}){extra}",
             m.name(),
             v.total,
             if m.lower_is_better() { "max" } else { "min" }
@@ -783,6 +868,7 @@ mod tests {
             objects: Some(objects),
             boxes: vec![],
             label: None,
+            text: None,
         }
     }
 

@@ -1,15 +1,16 @@
 //! The tract side: builds the bundle's model once (fix-ups, input fact, optimization) and runs
 //! the resulting plan. This is the only module that constructs tract models.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tract_onnx::pb::{GraphProto, ModelProto};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::internal::tract_smallvec::smallvec;
 
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, InputSpec, ResizeMode};
 use crate::error::{Error, Result};
 use crate::fixup;
 use crate::preprocess::InputTensor;
@@ -42,6 +43,10 @@ pub struct ModelInfo {
     pub opset: i64,
     /// Producer recorded in the file.
     pub producer: String,
+    /// Keys of the ONNX metadata (values can be large: a CTC dictionary).
+    pub metadata_keys: Vec<String>,
+    /// How the input size is chosen: `fixed`, or the rule for per-image sizes.
+    pub input_sizes: String,
 }
 
 /// One output of a model run, copied out of tract as `f32`.
@@ -60,7 +65,8 @@ pub struct OutputTensor {
 pub struct Outputs {
     /// The model's outputs, in model order.
     pub tensors: Vec<OutputTensor>,
-    /// Wall time of the plan run alone.
+    /// Wall time of the plan run (the first run at a new per-image size includes optimizing
+    /// its plan).
     pub elapsed: Duration,
 }
 
@@ -71,15 +77,30 @@ impl Outputs {
     }
 }
 
+/// Plans kept per input shape when the size is chosen per image; beyond this the least
+/// recently used is dropped (each plan holds its own optimized graph).
+const MAX_PLANS: usize = 8;
+
+type Plan = Arc<TypedRunnableModel>;
+
 /// An optimized, runnable model.
 ///
-/// `Engine` is `Send + Sync`: the plan is immutable and every [`Engine::run`] allocates its
+/// `Engine` is `Send + Sync`: plans are immutable and every [`Engine::run`] allocates its
 /// own execution state, so one engine can serve several threads at once.
+///
+/// Models whose input size is chosen per image (`fit-longer-side`, `pad-right` with
+/// `max_width`) get one plan per concrete shape, optimized on first use and cached: tract
+/// optimizes best, and loads these models reliably, with a concrete input fact.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    plan: Arc<TypedRunnableModel>,
+    plan: Plan,
     model_path: PathBuf,
-    input_shape: Vec<usize>,
+    spec: InputSpec,
+    /// The graph before the input fact is fixed, for further per-size plans.
+    template: Option<Arc<InferenceModel>>,
+    /// Per-size plans, least recently used first.
+    plans: Arc<Mutex<Vec<(Vec<usize>, Plan)>>>,
+    metadata: Arc<BTreeMap<String, String>>,
     info: ModelInfo,
 }
 
@@ -104,6 +125,8 @@ impl Engine {
         let producer =
             format!("{} {}", proto.producer_name, proto.producer_version).trim().to_string();
 
+        let metadata: BTreeMap<String, String> =
+            proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
         let mut model = onnx
             .model_for_proto_model(&proto)
             .map_err(|e| Error::model(path, format!("cannot build the graph: {e:#}")))?;
@@ -120,13 +143,9 @@ impl Engine {
                 format!("no input named {:?} (the model has: {})", spec.name, inputs.join(", ")),
             ));
         }
-        model
-            .set_input_fact(0, f32::fact(spec.shape.as_slice()).into())
-            .map_err(|e| Error::model(path, format!("input fact: {e:#}")))?;
         let output_names = outlet_names(&model, model.output_outlets());
-        let typed = model.into_optimized().map_err(|e| {
-            Error::model(path, format!("cannot optimize for input shape {:?}: {e:#}", spec.shape))
-        })?;
+        let template = spec.size_varies().then(|| Arc::new(model.clone()));
+        let typed = optimize(path, model, &spec.shape)?;
         let info = ModelInfo {
             inputs: facts(&typed, typed.input_outlets(), &inputs),
             outputs: facts(&typed, typed.output_outlets(), &output_names),
@@ -135,11 +154,100 @@ impl Engine {
             fixups: fixups.iter().map(ToString::to_string).collect(),
             opset,
             producer,
+            metadata_keys: metadata.keys().cloned().collect(),
+            input_sizes: input_sizes(spec),
         };
-        let plan = typed
-            .into_runnable()
-            .map_err(|e| Error::model(path, format!("cannot make the plan runnable: {e:#}")))?;
-        Ok(Engine { plan, model_path: path.to_path_buf(), input_shape: spec.shape.clone(), info })
+        let plan = runnable(path, typed)?;
+        Ok(Engine {
+            plans: Arc::new(Mutex::new(vec![(spec.shape.clone(), plan.clone())])),
+            plan,
+            model_path: path.to_path_buf(),
+            spec: spec.clone(),
+            template,
+            metadata: Arc::new(metadata),
+            info,
+        })
+    }
+
+    /// A value of the model's ONNX metadata (`metadata_props`).
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
+    }
+
+    /// Whether `shape` is one this engine runs: the manifest's, or for per-image sizes any
+    /// shape its resize rule can produce.
+    pub fn accepts(&self, shape: &[usize]) -> bool {
+        if shape == self.spec.shape.as_slice() {
+            return true;
+        }
+        if self.template.is_none() || shape.len() != 4 {
+            return false;
+        }
+        let (h, w) = match self.spec.layout {
+            crate::bundle::Layout::Nchw => (shape[2], shape[3]),
+            crate::bundle::Layout::Nhwc => (shape[1], shape[2]),
+        };
+        if shape != self.spec.shape_for(h, w).as_slice() {
+            return false;
+        }
+        let (base_h, base_w) = self.spec.size();
+        let m = self.spec.multiple;
+        match self.spec.resize {
+            ResizeMode::FitLongerSide => {
+                let limit = (base_h.max(base_w) / m).max(1) * m;
+                h > 0 && w > 0 && h % m == 0 && w % m == 0 && h <= limit && w <= limit
+            }
+            ResizeMode::PadRight => {
+                let max = self.spec.max_width.unwrap_or(base_w);
+                h == base_h && w >= base_w && w <= max
+            }
+            _ => false,
+        }
+    }
+
+    /// The plan for `shape`, optimizing (once) a new one when the size is chosen per image.
+    fn plan_for(&self, shape: &[usize]) -> Result<Plan> {
+        if shape == self.spec.shape.as_slice() {
+            return Ok(self.plan.clone());
+        }
+        let Some(template) = &self.template else {
+            return Err(self.shape_error(shape));
+        };
+        if !self.accepts(shape) {
+            return Err(self.shape_error(shape));
+        }
+        {
+            let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(i) = plans.iter().position(|(s, _)| s == shape) {
+                let entry = plans.remove(i);
+                let plan = entry.1.clone();
+                plans.push(entry);
+                return Ok(plan);
+            }
+        }
+        // Optimize outside the lock: other threads keep serving cached sizes meanwhile.
+        let started = Instant::now();
+        let plan = runnable(
+            &self.model_path,
+            optimize(&self.model_path, (**template).clone(), shape)?,
+        )?;
+        log::debug!("optimized a plan for input {shape:?} in {:?}", started.elapsed());
+        let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        if !plans.iter().any(|(s, _)| s == shape) {
+            if plans.len() >= MAX_PLANS {
+                plans.remove(0);
+            }
+            plans.push((shape.to_vec(), plan.clone()));
+        }
+        Ok(plan)
+    }
+
+    fn shape_error(&self, shape: &[usize]) -> Error {
+        Error::Shape {
+            path: self.model_path.clone(),
+            expected: self.spec.shape.clone(),
+            actual: shape.to_vec(),
+        }
     }
 
     /// Facts about the loaded model.
@@ -152,20 +260,14 @@ impl Engine {
         &self.model_path
     }
 
-    /// Runs the plan on one input tensor; its shape must be the manifest's.
+    /// Runs the plan on one input tensor; its shape must be one [`Engine::accepts`]. The
+    /// first run at a new per-image size includes optimizing its plan.
     pub fn run(&self, input: &InputTensor) -> Result<Outputs> {
-        if input.shape != self.input_shape {
-            return Err(Error::Shape {
-                path: self.model_path.clone(),
-                expected: self.input_shape.clone(),
-                actual: input.shape.clone(),
-            });
-        }
+        let start = Instant::now();
+        let plan = self.plan_for(&input.shape)?;
         let tensor = Tensor::from_shape(&input.shape, &input.data)
             .map_err(|e| Error::inference(&self.model_path, e))?;
-        let start = Instant::now();
-        let raw = self
-            .plan
+        let raw = plan
             .run(smallvec![tensor.into()])
             .map_err(|e| Error::inference(&self.model_path, e))?;
         let elapsed = start.elapsed();
@@ -180,6 +282,38 @@ impl Engine {
             .collect::<TractResult<Vec<_>>>()
             .map_err(|e| Error::inference(&self.model_path, e))?;
         Ok(Outputs { tensors, elapsed })
+    }
+}
+
+/// Fixes the input fact to `shape` and optimizes.
+fn optimize(path: &Path, mut model: InferenceModel, shape: &[usize]) -> Result<TypedModel> {
+    model
+        .set_input_fact(0, f32::fact(shape).into())
+        .map_err(|e| Error::model(path, format!("input fact: {e:#}")))?;
+    model.into_optimized().map_err(|e| {
+        Error::model(path, format!("cannot optimize for input shape {shape:?}: {e:#}"))
+    })
+}
+
+fn runnable(path: &Path, typed: TypedModel) -> Result<Plan> {
+    typed
+        .into_runnable()
+        .map_err(|e| Error::model(path, format!("cannot make the plan runnable: {e:#}")))
+}
+
+fn input_sizes(spec: &InputSpec) -> String {
+    let (h, w) = spec.size();
+    match (spec.resize, spec.max_width) {
+        (ResizeMode::FitLongerSide, _) => format!(
+            "per image: longer side {}, sides multiples of {}",
+            h.max(w),
+            spec.multiple
+        ),
+        (ResizeMode::PadRight, Some(max)) => format!(
+            "per image: height {h}, width {w} to {max} in steps of {}",
+            spec.multiple
+        ),
+        _ => "fixed".into(),
     }
 }
 

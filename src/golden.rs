@@ -25,8 +25,12 @@ pub struct Golden {
     pub recorded_on: String,
     /// CPU of the recording machine.
     pub recorded_cpu: String,
-    /// tract version that produced them.
+    /// tract version that produced them (empty when another engine did).
     pub tract_version: String,
+    /// The engine that produced them when it was not this tract (`onnxruntime 1.20.1`):
+    /// parity against an independent reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
     /// Per case, per output.
     pub cases: Vec<GoldenCase>,
 }
@@ -86,6 +90,7 @@ pub fn record(model: &Model, suite: &Suite, case_ids: &[String]) -> Result<Golde
         recorded_on: crate::target::host_triple().into(),
         recorded_cpu: crate::target::host_cpu(),
         tract_version: crate::TRACT_VERSION.into(),
+        engine: None,
         cases,
     })
 }

@@ -75,15 +75,13 @@ impl Model {
         resized: &image::RgbImage,
         transform: Transform,
     ) -> Result<(Outputs, Transform)> {
-        let tensor = preprocess::to_tensor(resized, &self.bundle.manifest().input);
+        let tensor = preprocess::to_tensor(resized, &self.bundle.manifest().input, &transform);
         Ok((self.engine.run(&tensor)?, transform))
     }
 
     /// Brings an image to the input size per the manifest (the first half of preprocessing).
     pub fn resize(&self, image: &DynamicImage) -> (image::RgbImage, Transform) {
-        let spec = &self.bundle.manifest().input;
-        let (h, w) = spec.size();
-        preprocess::resize(&image.to_rgb8(), w as u32, h as u32, spec.resize, spec.pad)
+        preprocess::resize(&image.to_rgb8(), &self.bundle.manifest().input)
     }
 
     /// Decodes outputs of [`Model::run_raw`].

@@ -17,6 +17,7 @@
 //! | `translate` | shift, fraction of each side, direction from the seed | 0.05 | 0.1 | 0.15 | 0.2 | 0.3 |
 //! | `occlude` | gray square, side as fraction of the shorter side, centred near the middle | 0.1 | 0.2 | 0.3 | 0.4 | 0.5 |
 //! | `flip` | horizontal mirror (severity has no effect) | – | – | – | – | – |
+//! | `upside_down` | 180° turn (severity has no effect) | – | – | – | – | – |
 //!
 //! Uncovered pixels (rotate, translate) are black.
 
@@ -53,10 +54,12 @@ pub enum Perturbation {
     Occlude,
     /// Horizontal mirror.
     Flip,
+    /// Turned by 180 degrees (a text line fed upside down).
+    UpsideDown,
 }
 
 /// Every perturbation, in documentation order.
-pub const ALL: [Perturbation; 11] = [
+pub const ALL: [Perturbation; 12] = [
     Perturbation::Brightness,
     Perturbation::Contrast,
     Perturbation::Gamma,
@@ -68,6 +71,7 @@ pub const ALL: [Perturbation; 11] = [
     Perturbation::Translate,
     Perturbation::Occlude,
     Perturbation::Flip,
+    Perturbation::UpsideDown,
 ];
 
 impl Perturbation {
@@ -85,6 +89,7 @@ impl Perturbation {
             Perturbation::Translate => "translate",
             Perturbation::Occlude => "occlude",
             Perturbation::Flip => "flip",
+            Perturbation::UpsideDown => "upside_down",
         }
     }
 
@@ -101,7 +106,7 @@ impl Perturbation {
             Perturbation::Rotate => [5.0, 10.0, 15.0, 20.0, 30.0],
             Perturbation::Translate => [0.05, 0.1, 0.15, 0.2, 0.3],
             Perturbation::Occlude => [0.1, 0.2, 0.3, 0.4, 0.5],
-            Perturbation::Flip => [1.0; 5],
+            Perturbation::Flip | Perturbation::UpsideDown => [1.0; 5],
         };
         table[(severity.clamp(1, 5) - 1) as usize]
     }
@@ -160,6 +165,7 @@ impl Perturbation {
                 out
             }
             Perturbation::Flip => imageops::flip_horizontal(img),
+            Perturbation::UpsideDown => imageops::rotate180(img),
         }
     }
 }
@@ -333,7 +339,8 @@ mod tests {
     #[test]
     fn strength_grows_with_severity() {
         let img = card();
-        for p in ALL.into_iter().filter(|&p| p != Perturbation::Flip) {
+        let fixed = [Perturbation::Flip, Perturbation::UpsideDown];
+        for p in ALL.into_iter().filter(|p| !fixed.contains(p)) {
             let d: Vec<f64> = (1..=5).map(|s| distance(&img, &p.apply(&img, s, 7))).collect();
             assert!(d[0] > 0.0, "{p} at severity 1 changes nothing");
             for pair in d.windows(2) {
@@ -345,11 +352,17 @@ mod tests {
     }
 
     #[test]
-    fn flip_is_an_involution_and_keeps_size() {
+    fn flip_and_upside_down_are_involutions_and_keep_size() {
         let img = card();
-        let f = Perturbation::Flip.apply(&img, 1, 0);
-        assert_eq!(f.dimensions(), img.dimensions());
-        assert_eq!(Perturbation::Flip.apply(&f, 1, 0), img);
+        for p in [Perturbation::Flip, Perturbation::UpsideDown] {
+            let f = p.apply(&img, 1, 0);
+            assert_ne!(f, img, "{p}");
+            assert_eq!(f.dimensions(), img.dimensions());
+            assert_eq!(p.apply(&f, 1, 0), img, "{p}");
+        }
+        let turned = Perturbation::UpsideDown.apply(&img, 1, 0);
+        let (w, h) = img.dimensions();
+        assert_eq!(turned.get_pixel(0, 0), img.get_pixel(w - 1, h - 1));
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub struct Case {
     pub boxes: Vec<[f32; 4]>,
     /// Classification: the expected label.
     pub label: Option<String>,
+    /// Text recognition: the text the image shows.
+    pub text: Option<String>,
 }
 
 /// How much a failing check matters.
@@ -124,6 +126,11 @@ pub enum Metric {
     Top1,
     /// Classification: the label is among the top `k`.
     TopK,
+    /// Text: character error rate, edit distances summed over the cases divided by the
+    /// labelled characters. Lower is better.
+    Cer,
+    /// Text: cases read exactly.
+    TextMatch,
 }
 
 impl Metric {
@@ -136,12 +143,14 @@ impl Metric {
             Metric::CountMatch => "count_match",
             Metric::Top1 => "top1",
             Metric::TopK => "top_k",
+            Metric::Cer => "cer",
+            Metric::TextMatch => "text_match",
         }
     }
 
     /// True when a smaller value is better (the threshold is a maximum).
     pub fn lower_is_better(self) -> bool {
-        self == Metric::FalsePositiveRate
+        matches!(self, Metric::FalsePositiveRate | Metric::Cer)
     }
 }
 
@@ -328,7 +337,12 @@ pub struct DirectionalSpec {
     /// The perturbation.
     pub perturbation: PerturbationRef,
     /// Allowed direction of the top score.
-    pub direction: Direction,
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    /// Or: the label the perturbed case must be classified as (a classifier that should
+    /// notice the change, say a text line turned upside down).
+    #[serde(default)]
+    pub expect: Option<String>,
     /// Movement the wrong way that is still tolerated (score units).
     #[serde(default)]
     pub tolerance: f32,
@@ -450,6 +464,8 @@ struct RawCase {
     boxes: Vec<[f32; 4]>,
     #[serde(default)]
     label: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
 }
 
 impl Suite {
@@ -605,6 +621,7 @@ fn resolve_cases(file: &Path, dir: &Path, raw: Vec<RawCase>) -> Result<Vec<Case>
                 }),
                 boxes: rc.boxes.clone(),
                 label: rc.label.clone(),
+                text: rc.text.clone(),
             });
         }
     }
@@ -732,6 +749,13 @@ fn validate(file: &Path, prefix: &str, check: &CheckSpec) -> Result<()> {
             per_target_default(&a.threshold)?;
             rate(&a.threshold)?;
             severity_ok(&a.perturbation, "perturbation.severity")?;
+            if a.direction.is_some() == a.expect.is_some() {
+                return bad(
+                    "direction",
+                    "give exactly one of `direction` (decrease, increase) and `expect` (a label)"
+                        .into(),
+                );
+            }
         }
         CheckKind::Robustness(a) => {
             per_target_default(&a.threshold)?;

@@ -281,6 +281,9 @@ fn print_prediction(path: &Path, ms: f64, prediction: &Prediction) {
                 println!("  {:.3}  {}", c.score, c.label);
             }
         }
+        Prediction::Text { text, confidence, .. } => {
+            println!("  {confidence:.3}  {text:?}");
+        }
         Prediction::Raw {} => println!("  (raw outputs; nothing to decode)"),
     }
 }
@@ -411,6 +414,10 @@ fn inspect(dir: &Path, format: Format) -> anyhow::Result<ExitCode> {
         "input     {:?} {:?} layout {:?}, color {:?}, resize {:?}, scale {}, mean {:?}, std {:?}",
         i.name, i.shape, i.layout, i.color, i.resize, i.scale, i.mean, i.std
     );
+    println!("sizes     {}", info.input_sizes);
+    if !info.metadata_keys.is_empty() {
+        println!("metadata  {}", info.metadata_keys.join(", "));
+    }
     for t in &info.inputs {
         println!("  in      {} [{}] {}", t.name, t.shape.join(", "), t.dtype);
     }

@@ -2,9 +2,14 @@
 //! image's pixel coordinates. The decoder is built once per bundle and checks the model's
 //! outputs against the manifest up front, so a mismatch is a load error, not a serving one.
 
+pub mod ctc;
+pub mod segment;
+
 use serde::Serialize;
 
-use crate::bundle::{Activation, Bundle, ClassificationSpec, DetectionSpec, OutputSpec};
+use crate::bundle::{
+    Activation, Bundle, ClassificationSpec, CtcSpec, DetectionSpec, OutputSpec, SegmentationSpec,
+};
 use crate::engine::{Engine, Outputs};
 use crate::error::{Error, Result};
 use crate::preprocess::Transform;
@@ -49,17 +54,27 @@ pub enum Prediction {
         /// Best classes first.
         classes: Vec<ClassScore>,
     },
+    /// Recogniser output (`kind = "ctc"`).
+    Text {
+        /// The text read.
+        text: String,
+        /// Mean of the character scores (0 for an empty string).
+        confidence: f32,
+        /// Per character, its score.
+        char_scores: Vec<f32>,
+    },
     /// Undecoded outputs (`kind = "raw"`).
     Raw {},
 }
 
 impl Prediction {
-    /// The confidence a behaviour check compares: the best detection score over all anchors,
-    /// or the top class score.
+    /// The confidence a behaviour check compares: the best detection score over all anchors
+    /// (map value for segmentation), the top class score, or the text's confidence.
     pub fn top_score(&self) -> f32 {
         match self {
             Prediction::Detections { max_score, .. } => *max_score,
             Prediction::Classes { classes } => classes.first().map_or(0.0, |c| c.score),
+            Prediction::Text { confidence, .. } => *confidence,
             Prediction::Raw {} => 0.0,
         }
     }
@@ -81,6 +96,8 @@ pub struct Decoder {
     labels: Vec<String>,
     input_hw: (usize, usize),
     layers: Vec<AnchorLayer>,
+    /// CTC: the characters of the non-blank classes, in class order.
+    charset: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +125,7 @@ impl Decoder {
         };
         let input_hw = manifest.input.size();
         let mut layers = Vec::new();
+        let mut charset = Vec::new();
         match &manifest.output {
             OutputSpec::Detection(d) => {
                 let stride_per_box = 4 + 2 * d.keypoints;
@@ -141,6 +159,74 @@ impl Decoder {
             OutputSpec::Classification(ClassificationSpec { output: Some(name), .. }) => {
                 find("output.output", name)?;
             }
+            OutputSpec::Segmentation(g) => {
+                let info = match &g.output {
+                    Some(name) => find("output.output", name)?,
+                    None => outputs.first().ok_or_else(|| {
+                        Error::config(&file, "output", "the model has no outputs")
+                    })?,
+                };
+                if info.shape.len() != 4 || info.shape[1] != "1" {
+                    return Err(Error::config(
+                        &file,
+                        "output",
+                        format!(
+                            "segmentation needs a [1, 1, H, W] map; output {:?} has shape [{}]",
+                            info.name,
+                            info.shape.join(", ")
+                        ),
+                    ));
+                }
+            }
+            OutputSpec::Ctc(c) => {
+                let info = match &c.output {
+                    Some(name) => find("output.output", name)?,
+                    None => outputs.first().ok_or_else(|| {
+                        Error::config(&file, "output", "the model has no outputs")
+                    })?,
+                };
+                charset = match &c.dictionary_metadata {
+                    Some(key) => engine
+                        .metadata(key)
+                        .ok_or_else(|| {
+                            let keys = engine.info().metadata_keys.join(", ");
+                            Error::config(
+                                &file,
+                                "output.dictionary_metadata",
+                                format!("the model has no metadata {key:?} (it has: {keys})"),
+                            )
+                        })?
+                        .lines()
+                        .map(str::to_string)
+                        .collect(),
+                    None => bundle.labels().to_vec(),
+                };
+                if c.space {
+                    charset.push(" ".into());
+                }
+                let classes = info.shape.last().and_then(|d| d.parse::<usize>().ok());
+                if info.shape.len() != 3 || classes != Some(charset.len() + 1) {
+                    return Err(Error::config(
+                        &file,
+                        "output",
+                        format!(
+                            "ctc needs [1, T, {}] scores ({} characters and the blank); output \
+                             {:?} has shape [{}]",
+                            charset.len() + 1,
+                            charset.len(),
+                            info.name,
+                            info.shape.join(", ")
+                        ),
+                    ));
+                }
+                if c.blank > charset.len() {
+                    return Err(Error::config(
+                        &file,
+                        "output.blank",
+                        format!("{} is not a class index (0..={})", c.blank, charset.len()),
+                    ));
+                }
+            }
             OutputSpec::Classification(_) | OutputSpec::Raw => {}
         }
         Ok(Decoder {
@@ -148,6 +234,7 @@ impl Decoder {
             labels: bundle.labels().to_vec(),
             input_hw,
             layers,
+            charset,
         })
     }
 
@@ -161,8 +248,63 @@ impl Decoder {
         match &self.spec {
             OutputSpec::Classification(c) => self.classify(outputs, c, options),
             OutputSpec::Detection(d) => self.detect(outputs, d, transform, options),
+            OutputSpec::Segmentation(g) => self.segment(outputs, g, transform, options),
+            OutputSpec::Ctc(c) => self.read(outputs, c),
             OutputSpec::Raw => Ok(Prediction::Raw {}),
         }
+    }
+
+    fn segment(
+        &self,
+        outputs: &Outputs,
+        spec: &SegmentationSpec,
+        transform: &Transform,
+        options: DecodeOptions,
+    ) -> std::result::Result<Prediction, String> {
+        let map = match &spec.output {
+            Some(name) => outputs.get(name),
+            None => outputs.tensors.first(),
+        }
+        .ok_or("segmentation output missing from the run")?;
+        let [_, _, h, w] = map.shape[..] else {
+            return Err(format!("segmentation map has shape {:?}, not [1, 1, H, W]", map.shape));
+        };
+        if map.data.len() != h * w {
+            return Err(format!("segmentation map has shape {:?}, not [1, 1, H, W]", map.shape));
+        }
+        let threshold = options.threshold.unwrap_or(spec.box_threshold);
+        let max_score = map.data.iter().copied().fold(0.0f32, f32::max);
+        let limit = options.top.unwrap_or(spec.max_regions);
+        // The map has the input's size (DBNet), so map pixels are input pixels.
+        let detections = segment::regions(&map.data, w, h, spec, threshold)
+            .into_iter()
+            .take(limit)
+            .map(|r| {
+                let (x0, y0) = transform.to_original(r.bbox[0], r.bbox[1]);
+                let (x1, y1) = transform.to_original(r.bbox[2], r.bbox[3]);
+                Detection { score: r.score, bbox: [x0, y0, x1, y1], keypoints: vec![] }
+            })
+            .collect();
+        Ok(Prediction::Detections { detections, max_score })
+    }
+
+    fn read(&self, outputs: &Outputs, spec: &CtcSpec) -> std::result::Result<Prediction, String> {
+        let scores = match &spec.output {
+            Some(name) => outputs.get(name),
+            None => outputs.tensors.first(),
+        }
+        .ok_or("ctc output missing from the run")?;
+        let classes = self.charset.len() + 1;
+        if scores.shape.len() != 3 || scores.shape[2] != classes {
+            return Err(format!("ctc scores have shape {:?}, not [1, T, {classes}]", scores.shape));
+        }
+        let d = ctc::greedy(&scores.data, classes, spec.blank, &self.charset);
+        let confidence = if d.char_scores.is_empty() {
+            0.0
+        } else {
+            d.char_scores.iter().sum::<f32>() / d.char_scores.len() as f32
+        };
+        Ok(Prediction::Text { text: d.text, confidence, char_scores: d.char_scores })
     }
 
     fn classify(

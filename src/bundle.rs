@@ -67,7 +67,11 @@ pub fn model_cache_dir() -> PathBuf {
     if let Some(dir) = var("XDG_CACHE_HOME") {
         return dir.join("preflight").join("models");
     }
-    var("HOME").unwrap_or_else(|| PathBuf::from(".")).join(".cache").join("preflight").join("models")
+    var("HOME")
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".cache")
+        .join("preflight")
+        .join("models")
 }
 
 /// `[suite]`: where the bundle's behaviour suite lives.
@@ -632,10 +636,9 @@ fn validate(path: &Path, m: &Manifest) -> Result<()> {
             }
         }
         OutputSpec::Segmentation(g) => {
-            for (key, v) in [
-                ("output.threshold", g.threshold),
-                ("output.box_threshold", g.box_threshold),
-            ] {
+            for (key, v) in
+                [("output.threshold", g.threshold), ("output.box_threshold", g.box_threshold)]
+            {
                 if !(0.0..=1.0).contains(&v) {
                     return bad(key, format!("must be within 0..=1, got {v}"));
                 }

@@ -704,7 +704,9 @@ fn perturb_content(
 fn decision(p: &Prediction) -> String {
     match p {
         Prediction::Detections { detections, .. } => (!detections.is_empty()).to_string(),
-        Prediction::Classes { classes } => classes.first().map_or(String::new(), |c| c.label.clone()),
+        Prediction::Classes { classes } => {
+            classes.first().map_or(String::new(), |c| c.label.clone())
+        }
         Prediction::Text { text, .. } => text.clone(),
         Prediction::Raw {} => String::new(),
     }
@@ -742,6 +744,8 @@ fn metric(
             (Metric::Cer | Metric::TextMatch, Prediction::Text { text, .. }) => {
                 let label =
                     case.text.as_ref().ok_or_else(|| format!("case {} has no `text`", case.id))?;
+                // Margins around a line can read as spaces; they are not part of the text.
+                let (text, label) = (text.trim(), label.trim());
                 let errors = crate::decode::ctc::edit_distance(text, label);
                 if m == Metric::Cer {
                     // Counted per character: errors over the labelled characters.

@@ -127,7 +127,7 @@ impl Engine {
 
         let metadata: BTreeMap<String, String> =
             proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
-        let mut model = onnx
+        let model = onnx
             .model_for_proto_model(&proto)
             .map_err(|e| Error::model(path, format!("cannot build the graph: {e:#}")))?;
         let inputs = outlet_names(&model, model.input_outlets());
@@ -227,10 +227,8 @@ impl Engine {
         }
         // Optimize outside the lock: other threads keep serving cached sizes meanwhile.
         let started = Instant::now();
-        let plan = runnable(
-            &self.model_path,
-            optimize(&self.model_path, (**template).clone(), shape)?,
-        )?;
+        let plan =
+            runnable(&self.model_path, optimize(&self.model_path, (**template).clone(), shape)?)?;
         log::debug!("optimized a plan for input {shape:?} in {:?}", started.elapsed());
         let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
         if !plans.iter().any(|(s, _)| s == shape) {
@@ -304,15 +302,12 @@ fn runnable(path: &Path, typed: TypedModel) -> Result<Plan> {
 fn input_sizes(spec: &InputSpec) -> String {
     let (h, w) = spec.size();
     match (spec.resize, spec.max_width) {
-        (ResizeMode::FitLongerSide, _) => format!(
-            "per image: longer side {}, sides multiples of {}",
-            h.max(w),
-            spec.multiple
-        ),
-        (ResizeMode::PadRight, Some(max)) => format!(
-            "per image: height {h}, width {w} to {max} in steps of {}",
-            spec.multiple
-        ),
+        (ResizeMode::FitLongerSide, _) => {
+            format!("per image: longer side {}, sides multiples of {}", h.max(w), spec.multiple)
+        }
+        (ResizeMode::PadRight, Some(max)) => {
+            format!("per image: height {h}, width {w} to {max} in steps of {}", spec.multiple)
+        }
         _ => "fixed".into(),
     }
 }

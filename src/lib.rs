@@ -41,16 +41,19 @@ mod suite;
 mod target;
 
 pub use bundle::{
-    sha256_hex, Activation, BoxCoding, Bundle, ClassificationSpec, ColorOrder, DetectionSpec,
-    InputSpec, Layout, Manifest, ModelSpec, OutputSpec, ResizeMode, SuiteRef, MANIFEST_FILE,
+    model_cache_dir, sha256_hex, Activation, BoxCoding, Bundle, ClassificationSpec, ColorOrder,
+    CtcSpec, DetectionSpec, InputSpec, Layout, Manifest, ModelSpec, OutputSpec, ResizeMode,
+    SegmentationSpec, SuiteRef, MANIFEST_FILE, MODEL_CACHE_ENV,
 };
-pub use decode::{iou, ClassScore, DecodeOptions, Decoder, Detection, Prediction};
+pub use decode::{
+    ctc::edit_distance, iou, ClassScore, DecodeOptions, Decoder, Detection, Prediction,
+};
 pub use engine::{Engine, ModelInfo, OutputTensor, Outputs, TensorInfo};
 pub use error::{Error, Result};
 pub use fixup::{apply as apply_onnx_fixups, Fixup};
 pub use latency::{cold_start, measure, Percentiles};
 pub use model::{Inference, Model};
-pub use preprocess::{decode_image, load_image, preprocess, InputTensor, Transform};
+pub use preprocess::{decode_image, input_size, load_image, preprocess, InputTensor, Transform};
 
 /// Version of tract this build links, for reports.
 pub const TRACT_VERSION: &str = env!("PREFLIGHT_TRACT_VERSION");

@@ -148,7 +148,12 @@ pub fn resize(img: &RgbImage, spec: &InputSpec) -> (RgbImage, Transform) {
                 scale_y: nh as f32 / ih,
                 offset_x: ox as f32,
                 offset_y: oy as f32,
-                content: [clip(ox, w), clip(oy, h), clip(ox + nw as i64, w), clip(oy + nh as i64, h)],
+                content: [
+                    clip(ox, w),
+                    clip(oy, h),
+                    clip(ox + nw as i64, w),
+                    clip(oy + nh as i64, h),
+                ],
                 ..base
             };
             (out, t)

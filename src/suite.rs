@@ -127,7 +127,7 @@ pub enum Metric {
     /// Classification: the label is among the top `k`.
     TopK,
     /// Text: character error rate, edit distances summed over the cases divided by the
-    /// labelled characters. Lower is better.
+    /// labelled characters (leading and trailing spaces ignored). Lower is better.
     Cer,
     /// Text: cases read exactly.
     TextMatch,

@@ -6,3 +6,4 @@ mod check;
 mod cli;
 mod errors;
 mod harness;
+mod ocr;

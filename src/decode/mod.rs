@@ -2,8 +2,8 @@
 //! image's pixel coordinates. The decoder is built once per bundle and checks the model's
 //! outputs against the manifest up front, so a mismatch is a load error, not a serving one.
 
-pub mod ctc;
-pub mod segment;
+pub(crate) mod ctc;
+mod segment;
 
 use serde::Serialize;
 

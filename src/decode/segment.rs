@@ -1,16 +1,18 @@
 //! DBNet-style post-processing: a per-pixel text probability map → one scored box per region.
 //!
-//! Binarise at `threshold`, optionally dilate, label 8-connected regions, take each region's
-//! bounding box, score it by the mean probability inside, drop small or weak ones, and grow
-//! ("unclip") the survivors by `area × ratio / perimeter`, as DBNet's labels were shrunk by
-//! that offset during training. Boxes are axis-aligned: rotated text gets its bounding box.
+//! Binarise at `threshold`, optionally dilate, label 8-connected regions, score each by the
+//! mean probability over its own pixels (rapidocr's polygon "slow" score: a slanted line's
+//! bounding box is mostly background, so a box mean would sink below the threshold), drop
+//! small or weak ones, and grow ("unclip") the survivors' bounding boxes by
+//! `area × ratio / perimeter`, as DBNet's labels were shrunk by that offset during training.
+//! Boxes are axis-aligned: rotated text gets its bounding box.
 
 use crate::bundle::SegmentationSpec;
 
 /// A region found in the map, in map pixels (`[x0, y0, x1, y1]`, exclusive ends).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Region {
-    /// Mean probability inside the region's box, before unclipping.
+    /// Mean probability over the region's pixels.
     pub score: f32,
     /// The unclipped box.
     pub bbox: [f32; 4],
@@ -30,16 +32,12 @@ pub fn regions(
         fg = dilate(&fg, width, height);
     }
     let mut found = Vec::new();
-    for [x0, y0, x1, y1] in components(&fg, width, height) {
+    for Component { bbox: [x0, y0, x1, y1], sum, pixels } in components(&fg, map, width, height) {
         let (w, h) = ((x1 - x0) as f32, (y1 - y0) as f32);
         if w.min(h) < spec.min_size {
             continue;
         }
-        let mut sum = 0.0f64;
-        for y in y0..y1 {
-            sum += map[y * width + x0..y * width + x1].iter().map(|&v| v as f64).sum::<f64>();
-        }
-        let score = (sum / (w * h) as f64) as f32;
+        let score = (sum / pixels as f64) as f32;
         if score < box_threshold {
             continue;
         }
@@ -72,9 +70,19 @@ fn dilate(fg: &[bool], width: usize, height: usize) -> Vec<bool> {
     out
 }
 
-/// Bounding boxes (`[x0, y0, x1, y1]`, exclusive ends) of the 8-connected foreground
-/// components, in scan order of their first pixel.
-fn components(fg: &[bool], width: usize, height: usize) -> Vec<[usize; 4]> {
+/// An 8-connected foreground component.
+#[derive(Debug, PartialEq)]
+struct Component {
+    /// `[x0, y0, x1, y1]`, exclusive ends.
+    bbox: [usize; 4],
+    /// Sum of the map over the component's pixels.
+    sum: f64,
+    /// Number of pixels.
+    pixels: usize,
+}
+
+/// The 8-connected foreground components, in scan order of their first pixel.
+fn components(fg: &[bool], map: &[f32], width: usize, height: usize) -> Vec<Component> {
     let mut seen = vec![false; fg.len()];
     let mut boxes = Vec::new();
     let mut stack = Vec::new();
@@ -85,8 +93,11 @@ fn components(fg: &[bool], width: usize, height: usize) -> Vec<[usize; 4]> {
         seen[start] = true;
         stack.push(start);
         let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+        let (mut sum, mut pixels) = (0.0f64, 0usize);
         while let Some(i) = stack.pop() {
             let (x, y) = (i % width, i / width);
+            sum += map[i] as f64;
+            pixels += 1;
             (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
             for ny in y.saturating_sub(1)..=(y + 1).min(height - 1) {
                 for nx in x.saturating_sub(1)..=(x + 1).min(width - 1) {
@@ -98,7 +109,7 @@ fn components(fg: &[bool], width: usize, height: usize) -> Vec<[usize; 4]> {
                 }
             }
         }
-        boxes.push([x0, y0, x1, y1]);
+        boxes.push(Component { bbox: [x0, y0, x1, y1], sum, pixels });
     }
     boxes
 }
@@ -147,6 +158,20 @@ mod tests {
     }
 
     #[test]
+    fn a_slanted_line_scores_by_its_pixels_not_its_box() {
+        // A one-pixel-per-column diagonal band 4 px thick: its box is mostly background.
+        let mut m = vec![0.0; 40 * 44];
+        for x in 0..40 {
+            for y in x..x + 4 {
+                m[y * 40 + x] = 0.8;
+            }
+        }
+        let r = regions(&m, 40, 44, &spec(), 0.5);
+        assert_eq!(r.len(), 1);
+        assert!((r[0].score - 0.8).abs() < 1e-6, "{r:?}");
+    }
+
+    #[test]
     fn weak_small_and_empty_regions_are_dropped() {
         let m = map_with(32, 32, &[([2, 2, 20, 8], 0.4), ([25, 25, 27, 27], 0.99)]);
         assert!(regions(&m, 32, 32, &spec(), 0.5).is_empty(), "mean 0.4 < 0.5; 2 px < 3 px");
@@ -157,11 +182,16 @@ mod tests {
     #[test]
     fn diagonal_neighbours_join_and_dilation_bridges_one_pixel_gaps() {
         let m = map_with(16, 16, &[([0, 0, 5, 5], 0.9), ([5, 5, 10, 10], 0.9)]);
-        assert_eq!(components(&m.iter().map(|&v| v > 0.3).collect::<Vec<_>>(), 16, 16).len(), 1);
+        let fg: Vec<bool> = m.iter().map(|&v| v > 0.3).collect();
+        let c = components(&fg, &m, 16, 16);
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0].bbox, c[0].pixels), ([0, 0, 10, 10], 50));
         let gap = map_with(16, 8, &[([0, 0, 5, 5], 0.9), ([6, 0, 11, 5], 0.9)]);
         let fg: Vec<bool> = gap.iter().map(|&v| v > 0.3).collect();
-        assert_eq!(components(&fg, 16, 8).len(), 2);
-        assert_eq!(components(&dilate(&fg, 16, 8), 16, 8), vec![[0, 0, 12, 6]]);
+        assert_eq!(components(&fg, &gap, 16, 8).len(), 2);
+        let joined = components(&dilate(&fg, 16, 8), &gap, 16, 8);
+        assert_eq!(joined.len(), 1);
+        assert_eq!(joined[0].bbox, [0, 0, 12, 6]);
     }
 
     proptest! {

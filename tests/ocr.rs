@@ -1,0 +1,123 @@
+//! The PP-OCR bundles (models/ppocr-*). Their models are fetched, not committed: every test
+//! named `fetched_*` needs `python3 tools/fetch_ppocr.py` first (CI runs it) and fails, never
+//! skips, without it.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::harness::*;
+
+const HEADING: &str = "line_00.png";
+const UPRIGHT: &str = "line_03.png";
+const UPSIDE_DOWN: &str = "line_03_180.png";
+
+fn require_fetched() {
+    let dir = preflight::model_cache_dir().join("rapidocr-onnxruntime-1.4.4");
+    for f in [
+        "ch_PP-OCRv4_det_infer.onnx",
+        "ch_ppocr_mobile_v2.0_cls_infer.onnx",
+        "ch_PP-OCRv4_rec_infer.onnx",
+    ] {
+        assert!(
+            dir.join(f).is_file(),
+            "{} missing: run `python3 tools/fetch_ppocr.py` before the tests",
+            dir.join(f).display()
+        );
+    }
+}
+
+fn cases(bundle: &str, file: &str) -> String {
+    format!("models/{bundle}/cases/{file}")
+}
+
+fn run_json(args: &[&str]) -> serde_json::Value {
+    let o = preflight(args);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("valid JSON on stdout")
+}
+
+#[test]
+fn model_missing_from_the_cache_names_the_fetch_command() {
+    let empty = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(["inspect", "models/ppocr-rec"])
+        .current_dir(root())
+        .env("PREFLIGHT_MODELS", empty.path())
+        .output()
+        .unwrap();
+    assert_one_line_error(
+        &o,
+        &["ch_PP-OCRv4_rec_infer.onnx", "model not in the cache", "tools/fetch_ppocr.py"],
+    );
+}
+
+#[test]
+fn fetched_ppocr_det_boxes_the_page_lines_and_nothing_on_the_cat() {
+    require_fetched();
+    let doc = run_json(&[
+        "run",
+        "models/ppocr-det",
+        &cases("ppocr-det", "page.png"),
+        &cases("ppocr-det", "chelsea.png"),
+        "--format",
+        "json",
+    ]);
+    let page = doc["results"][0]["detections"].as_array().unwrap();
+    let cat = doc["results"][1]["detections"].as_array().unwrap();
+    // A heading, five paragraph lines and a line of code (plus a line cut by the border).
+    assert!((7..=8).contains(&page.len()), "{page:?}");
+    assert!(cat.is_empty(), "{cat:?}");
+    for d in page {
+        let b: Vec<f64> =
+            d["box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(b[0] >= 0.0 && b[2] <= 384.0 && b[1] >= 0.0 && b[3] <= 191.0, "{b:?}");
+        assert!(b[2] - b[0] > b[3] - b[1], "text lines are wider than tall: {b:?}");
+    }
+}
+
+#[test]
+fn fetched_ppocr_rec_reads_the_heading() {
+    require_fetched();
+    let doc =
+        run_json(&["run", "models/ppocr-rec", &cases("ppocr-rec", HEADING), "--format", "json"]);
+    let text = doc["results"][0]["text"].as_str().unwrap();
+    let errors = preflight::edit_distance(text, "Region-based segmentation");
+    assert!(errors <= 3, "read {text:?}");
+    assert!(doc["results"][0]["confidence"].as_f64().unwrap() > 0.5);
+}
+
+#[test]
+fn fetched_ppocr_cls_tells_upright_from_upside_down() {
+    require_fetched();
+    let doc = run_json(&[
+        "run",
+        "models/ppocr-cls",
+        &cases("ppocr-cls", UPRIGHT),
+        &cases("ppocr-cls", UPSIDE_DOWN),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(doc["results"][0]["classes"][0]["label"], "0", "{doc}");
+    assert_eq!(doc["results"][1]["classes"][0]["label"], "180", "{doc}");
+}
+
+#[test]
+fn fetched_ppocr_bundles_pass_their_suites() {
+    require_fetched();
+    for bundle in ["ppocr-det", "ppocr-cls", "ppocr-rec"] {
+        let dir = tempfile::tempdir().unwrap();
+        let report: PathBuf = dir.path().join("report.json");
+        let o = preflight(&[
+            "check",
+            &format!("models/{bundle}"),
+            "--report",
+            report.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{bundle}: {}\n{}", stdout(&o), stderr(&o));
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        assert_eq!(doc["verdict"], "pass", "{bundle}");
+        assert_eq!(doc["bundle"]["name"], bundle);
+        assert!(doc["checks"].as_array().unwrap().len() >= 5, "{bundle}");
+    }
+}

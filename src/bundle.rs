@@ -703,6 +703,19 @@ mod tests {
     }
 
     #[test]
+    fn model_cache_dir_follows_the_environment() {
+        // One test touches these variables, so parallel tests do not race on them.
+        std::env::set_var(MODEL_CACHE_ENV, "/tmp/models-here");
+        assert_eq!(model_cache_dir(), PathBuf::from("/tmp/models-here"));
+        std::env::set_var(MODEL_CACHE_ENV, "");
+        std::env::set_var("XDG_CACHE_HOME", "/tmp/xdg");
+        assert_eq!(model_cache_dir(), PathBuf::from("/tmp/xdg/preflight/models"));
+        std::env::remove_var("XDG_CACHE_HOME");
+        std::env::remove_var(MODEL_CACHE_ENV);
+        assert!(model_cache_dir().ends_with(".cache/preflight/models"));
+    }
+
+    #[test]
     fn sha256_of_empty_input() {
         assert_eq!(
             sha256_hex(b""),

@@ -899,6 +899,57 @@ mod tests {
         assert_eq!((c.value, c.failures.clone()), (0.5, vec!["f2".to_string(), "n1".to_string()]));
     }
 
+    fn text_case(id: &str, text: &str) -> Case {
+        Case { text: Some(text.into()), objects: None, ..case(id, 0) }
+    }
+
+    fn read(text: &str) -> Prediction {
+        Prediction::Text { text: text.into(), confidence: 0.9, char_scores: vec![] }
+    }
+
+    #[test]
+    fn character_error_rate_counts_characters_and_ignores_edge_spaces() {
+        let preds = vec![
+            (text_case("a", "Region-based"), read(" Reqion-based ")),
+            (text_case("b", "segmentation"), read("segmentation")),
+            (text_case("c", "word"), read("wordy")),
+        ];
+        let m = metric(Metric::Cer, &preds, S).unwrap();
+        assert_eq!((m.hits, m.total), (2, 28));
+        assert!((m.value - 2.0 / 28.0).abs() < 1e-12);
+        assert_eq!(m.failures, vec!["a", "c"]);
+        let m = metric(Metric::TextMatch, &preds, S).unwrap();
+        assert_eq!((m.hits, m.total), (1, 3));
+        let o = rate_outcome(Metric::Cer, metric(Metric::Cer, &preds, S).unwrap(), 0.05, "");
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.detail.contains("2/28 characters wrong"), "{}", o.detail);
+        let err = metric(Metric::Cer, &[(case("d", 1), read("x"))], S).unwrap_err();
+        assert!(err.contains("no `text`"), "{err}");
+    }
+
+    #[test]
+    fn perturbations_leave_padding_alone() {
+        let img = RgbImage::from_pixel(10, 4, image::Rgb([128, 128, 128]));
+        let mut padded = img.clone();
+        for y in 0..4 {
+            for x in 0..6 {
+                padded.put_pixel(x, y, image::Rgb([x as u8 * 40, 0, 0]));
+            }
+        }
+        let t = Transform {
+            scale_x: 1.0,
+            scale_y: 1.0,
+            offset_x: 0.0,
+            offset_y: 0.0,
+            width: 6,
+            height: 4,
+            content: [0, 0, 6, 4],
+        };
+        let turned = perturb_content(&padded, &t, |r| Perturbation::UpsideDown.apply(r, 1, 0));
+        assert_eq!(turned.get_pixel(0, 0).0, [200, 0, 0], "content turned within itself");
+        assert_eq!(turned.get_pixel(9, 0).0, [128, 128, 128], "padding untouched");
+    }
+
     #[test]
     fn six_significant_digits() {
         assert_eq!(round6(1.3709e-4), 1.3709e-4);

@@ -83,6 +83,9 @@ const MAX_PLANS: usize = 8;
 
 type Plan = Arc<TypedRunnableModel>;
 
+/// Per-size plans, least recently used first.
+type PlanCache = Arc<Mutex<Vec<(Vec<usize>, Plan)>>>;
+
 /// An optimized, runnable model.
 ///
 /// `Engine` is `Send + Sync`: plans are immutable and every [`Engine::run`] allocates its
@@ -98,8 +101,7 @@ pub struct Engine {
     spec: InputSpec,
     /// The graph before the input fact is fixed, for further per-size plans.
     template: Option<Arc<InferenceModel>>,
-    /// Per-size plans, least recently used first.
-    plans: Arc<Mutex<Vec<(Vec<usize>, Plan)>>>,
+    plans: PlanCache,
     metadata: Arc<BTreeMap<String, String>>,
     info: ModelInfo,
 }

@@ -857,6 +857,28 @@ threshold = 0.9
     }
 
     #[test]
+    fn directional_takes_a_direction_or_an_expected_label() {
+        let head = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"directional\"\nseverity = \"major\"\nthreshold = 0.9\nperturbation = {{ name = \"upside_down\", severity = 1 }}\n");
+        let s = load(&format!("{head}expect = \"180\"\n")).unwrap();
+        let CheckKind::Directional(d) = &s.checks[0].kind else { panic!() };
+        assert_eq!((d.expect.as_deref(), d.direction), (Some("180"), None));
+        assert!(load(&format!("{head}direction = \"decrease\"\n")).is_ok());
+        for bad in [head.clone(), format!("{head}expect = \"180\"\ndirection = \"decrease\"\n")] {
+            let err = load(&bad).unwrap_err().to_string();
+            assert!(err.contains("checks[0].direction") && err.contains("exactly one"), "{err}");
+        }
+    }
+
+    #[test]
+    fn text_labels_and_text_metrics() {
+        let text = "name = \"s\"\n[[cases]]\nimage = \"a.png\"\ntext = \"Region-based\"\n[[checks]]\nname = \"n\"\nkind = \"accuracy\"\nseverity = \"major\"\nmetric = \"cer\"\ncases = [\"a\"]\nthreshold = 0.05\n";
+        let s = load(text).unwrap();
+        assert_eq!(s.cases[0].text.as_deref(), Some("Region-based"));
+        let CheckKind::Accuracy(a) = &s.checks[0].kind else { panic!() };
+        assert!(a.metric.lower_is_better() && !Metric::TextMatch.lower_is_better());
+    }
+
+    #[test]
     fn bad_kind_severity_and_perturbation() {
         let k =
             format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"vibes\"\nseverity = \"major\"\n");

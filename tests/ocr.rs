@@ -121,3 +121,39 @@ fn fetched_ppocr_bundles_pass_their_suites() {
         assert!(doc["checks"].as_array().unwrap().len() >= 5, "{bundle}");
     }
 }
+
+#[test]
+fn fetched_ppocr_det_plans_per_input_size() {
+    require_fetched();
+    let model = preflight::Model::open(root().join("models/ppocr-det")).unwrap();
+    let engine = model.engine();
+    assert!(engine.accepts(&[1, 3, 384, 384]));
+    assert!(engine.accepts(&[1, 3, 160, 384]));
+    assert!(!engine.accepts(&[1, 3, 100, 384]), "not a multiple of 32");
+    assert!(!engine.accepts(&[1, 3, 416, 384]), "over the longer side");
+    assert!(!engine.accepts(&[1, 1, 160, 384]), "channels are fixed");
+    let tensor = |h: usize, w: usize| preflight::InputTensor {
+        shape: vec![1, 3, h, w],
+        data: vec![0.0; 3 * h * w],
+    };
+    for (h, w) in [(160, 384), (64, 384), (160, 384)] {
+        let out = engine.run(&tensor(h, w)).unwrap();
+        assert_eq!(out.tensors[0].shape, vec![1, 1, h, w]);
+    }
+    let err = engine.run(&tensor(100, 384)).unwrap_err().to_string();
+    assert!(err.contains("[1, 3, 100, 384]"), "{err}");
+}
+
+#[test]
+fn fetched_ppocr_rec_widens_long_lines() {
+    require_fetched();
+    let model = preflight::Model::open(root().join("models/ppocr-rec")).unwrap();
+    let line = preflight::load_image(&root().join(cases("ppocr-rec", "line_01.png"))).unwrap();
+    let (tensor, transform) = model.prepare(&line);
+    // 376x17 scaled to height 48 is 1062 wide: rounded up to a multiple of 160.
+    assert_eq!(tensor.shape, vec![1, 3, 48, 1120]);
+    assert_eq!(transform.content, [0, 0, 1062, 48]);
+    let short =
+        preflight::load_image(&root().join(cases("ppocr-rec", "parity_region.png"))).unwrap();
+    assert_eq!(model.prepare(&short).0.shape, vec![1, 3, 48, 320]);
+}

@@ -145,13 +145,13 @@ mod tests {
 
     #[test]
     fn two_lines_become_two_unclipped_boxes() {
-        let m = map_with(64, 32, &[([4, 4, 44, 10], 0.9), ([4, 20, 24, 26], 0.7)]);
+        let m = map_with(64, 32, &[([8, 5, 48, 11], 0.9), ([8, 20, 28, 26], 0.7)]);
         let r = regions(&m, 64, 32, &spec(), 0.5);
         assert_eq!(r.len(), 2);
         assert!((r[0].score - 0.9).abs() < 1e-6 && (r[1].score - 0.7).abs() < 1e-6);
         // 40×6: grows by 240 × 1.6 / 92 ≈ 4.17 on every side.
         let g = 40.0 * 6.0 * 1.6 / 92.0;
-        let want = [4.0 - g, 4.0 - g, 44.0 + g, 10.0 + g];
+        let want = [8.0 - g, 5.0 - g, 48.0 + g, 11.0 + g];
         for (a, b) in r[0].bbox.iter().zip(want) {
             assert!((a - b).abs() < 1e-4, "{:?} vs {want:?}", r[0].bbox);
         }

@@ -157,3 +157,72 @@ fn fetched_ppocr_rec_widens_long_lines() {
         preflight::load_image(&root().join(cases("ppocr-rec", "parity_region.png"))).unwrap();
     assert_eq!(model.prepare(&short).0.shape, vec![1, 3, 48, 320]);
 }
+
+/// README "Bring your own model", step by step on a copy of the direction classifier.
+#[test]
+fn fetched_bring_your_own_model_walkthrough() {
+    require_fetched();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("direction");
+    let cls = root().join("models/ppocr-cls/cases");
+    for sub in ["cases/upright", "cases/turned"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    std::fs::copy(
+        preflight::model_cache_dir()
+            .join("rapidocr-onnxruntime-1.4.4/ch_ppocr_mobile_v2.0_cls_infer.onnx"),
+        dir.join("model.onnx"),
+    )
+    .unwrap();
+    let manifest = r#"name = "direction"
+version = "0.1.0"
+
+[model]
+path = "model.onnx"
+sha256 = "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c"
+
+[input]
+name = "input"
+shape = [1, 3, 48, 192]
+layout = "nchw"
+color = "bgr"
+resize = "pad-right"
+pad = 127.5
+scale = 0.00392156862745098
+mean = [0.5, 0.5, 0.5]
+std = [0.5, 0.5, 0.5]
+
+[output]
+kind = "raw"
+"#;
+    std::fs::write(dir.join("bundle.toml"), manifest).unwrap();
+    let arg = dir.to_str().unwrap();
+    assert_one_line_error(&preflight(&["inspect", arg]), &["no input named \"input\"", "has: x"]);
+
+    let manifest = manifest.replace("name = \"input\"", "name = \"x\"");
+    std::fs::write(dir.join("bundle.toml"), &manifest).unwrap();
+    let o = preflight(&["inspect", arg]);
+    assert!(stdout(&o).contains("save_infer_model/scale_0.tmp_1 [1, 2]"), "{}", stdout(&o));
+
+    let manifest = manifest.replace(
+        "kind = \"raw\"\n",
+        "kind = \"classification\"\nlabels = \"labels.txt\"\nactivation = \"none\"\ntop_k = 2\n\n[suite]\npath = \"suite.toml\"\n",
+    );
+    std::fs::write(dir.join("bundle.toml"), manifest).unwrap();
+    std::fs::write(dir.join("labels.txt"), "0\n180\n").unwrap();
+    for i in 0..4 {
+        for part in ["", "_start", "_end"] {
+            let up = format!("rendered_{i:02}{part}.png");
+            let turned = format!("rendered_{i:02}{part}_180.png");
+            std::fs::copy(cls.join(&up), dir.join("cases/upright").join(&up)).unwrap();
+            std::fs::copy(cls.join(&turned), dir.join("cases/turned").join(&turned)).unwrap();
+        }
+    }
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme.find("name = \"direction-boot\"").expect("README shows the suite");
+    let suite = &readme[start..start + readme[start..].find("```").unwrap()];
+    std::fs::write(dir.join("suite.toml"), suite).unwrap();
+    let o = preflight(&["check", arg]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("12/12"), "{}", stdout(&o));
+}

@@ -137,7 +137,7 @@ def golden(bundle_dir, case_ids):
 
 # One representative input per bundle, at the geometry preflight uses for it.
 BENCH = [("models/ppocr-det", "page-top"), ("models/ppocr-cls", "parity_upright"),
-         ("models/ppocr-rec", "parity_heading")]
+         ("models/ppocr-rec", "parity_region")]
 
 
 def bench(preflight, iterations, warmup):

@@ -10,7 +10,7 @@ use tract_onnx::pb::{GraphProto, ModelProto};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::internal::tract_smallvec::smallvec;
 
-use crate::bundle::{Bundle, InputSpec, ResizeMode};
+use crate::bundle::{Bundle, InputSpec, Layout, ResizeMode};
 use crate::error::{Error, Result};
 use crate::fixup;
 use crate::preprocess::InputTensor;
@@ -186,8 +186,8 @@ impl Engine {
             return false;
         }
         let (h, w) = match self.spec.layout {
-            crate::bundle::Layout::Nchw => (shape[2], shape[3]),
-            crate::bundle::Layout::Nhwc => (shape[1], shape[2]),
+            Layout::Nchw => (shape[2], shape[3]),
+            Layout::Nhwc => (shape[1], shape[2]),
         };
         if shape != self.spec.shape_for(h, w).as_slice() {
             return false;

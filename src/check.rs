@@ -72,6 +72,9 @@ pub struct RunContext {
 
 type Cached<T> = Result<T, String>;
 
+/// Cases with what the model predicted for them.
+type Predicted = Vec<(Case, Prediction)>;
+
 /// Runs every check of `suite` in order; `progress(done, total, name)` is called before each.
 pub fn run_checks(
     model: &Model,
@@ -247,7 +250,7 @@ impl<'a> Runner<'a> {
         cases: &[Case],
         perturbation: Option<(Perturbation, u8)>,
         score: Option<f32>,
-    ) -> Result<Vec<(Case, Prediction)>, String> {
+    ) -> Result<Predicted, String> {
         let mut out = Vec::new();
         for case in cases {
             let raw = match perturbation {
@@ -331,8 +334,8 @@ impl<'a> Runner<'a> {
         if let Some(label) = &a.expect {
             return self.expected_label(a, label);
         }
-        let cases = match self.select(&a.select) {
-            Ok(c) => c,
+        let (cases, moved) = match self.perturbed_selection(a) {
+            Ok(x) => x,
             Err(e) => return Outcome::cannot(e),
         };
         let clean = match self.predictions(&cases, None, None) {
@@ -340,10 +343,6 @@ impl<'a> Runner<'a> {
             Err(e) => return Outcome::cannot(e),
         };
         let p = a.perturbation;
-        let moved = match self.predictions(&cases, Some((p.name, p.severity)), None) {
-            Ok(x) => x,
-            Err(e) => return Outcome::cannot(e),
-        };
         let mut failures = Vec::new();
         for ((case, c), (_, q)) in clean.iter().zip(&moved) {
             let delta = q.top_score() - c.top_score();
@@ -380,18 +379,25 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// A directional check's cases and their predictions under its perturbation.
+    fn perturbed_selection(
+        &mut self,
+        a: &DirectionalSpec,
+    ) -> Result<(Vec<Case>, Predicted), String> {
+        let cases = self.select(&a.select)?;
+        let p = a.perturbation;
+        let moved = self.predictions(&cases, Some((p.name, p.severity)), None)?;
+        Ok((cases, moved))
+    }
+
     /// Directional with `expect`: under the perturbation each case's top class must become
     /// `label` (a direction classifier must notice a line turned upside down).
     fn expected_label(&mut self, a: &DirectionalSpec, label: &str) -> Outcome {
-        let cases = match self.select(&a.select) {
-            Ok(c) => c,
-            Err(e) => return Outcome::cannot(e),
-        };
-        let p = a.perturbation;
-        let moved = match self.predictions(&cases, Some((p.name, p.severity)), None) {
+        let (cases, moved) = match self.perturbed_selection(a) {
             Ok(x) => x,
             Err(e) => return Outcome::cannot(e),
         };
+        let p = a.perturbation;
         let mut failures = Vec::new();
         for (case, q) in &moved {
             let Prediction::Classes { classes } = q else {

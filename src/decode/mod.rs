@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::bundle::{
     Activation, Bundle, ClassificationSpec, CtcSpec, DetectionSpec, OutputSpec, SegmentationSpec,
 };
-use crate::engine::{Engine, Outputs};
+use crate::engine::{Engine, OutputTensor, Outputs};
 use crate::error::{Error, Result};
 use crate::preprocess::Transform;
 
@@ -123,6 +123,12 @@ impl Decoder {
                 )
             })
         };
+        let named_or_first = |name: Option<&str>| match name {
+            Some(name) => find("output.output", name),
+            None => outputs
+                .first()
+                .ok_or_else(|| Error::config(&file, "output", "the model has no outputs")),
+        };
         let input_hw = manifest.input.size();
         let mut layers = Vec::new();
         let mut charset = Vec::new();
@@ -160,12 +166,7 @@ impl Decoder {
                 find("output.output", name)?;
             }
             OutputSpec::Segmentation(g) => {
-                let info = match &g.output {
-                    Some(name) => find("output.output", name)?,
-                    None => outputs.first().ok_or_else(|| {
-                        Error::config(&file, "output", "the model has no outputs")
-                    })?,
-                };
+                let info = named_or_first(g.output.as_deref())?;
                 if info.shape.len() != 4 || info.shape[1] != "1" {
                     return Err(Error::config(
                         &file,
@@ -179,12 +180,7 @@ impl Decoder {
                 }
             }
             OutputSpec::Ctc(c) => {
-                let info = match &c.output {
-                    Some(name) => find("output.output", name)?,
-                    None => outputs.first().ok_or_else(|| {
-                        Error::config(&file, "output", "the model has no outputs")
-                    })?,
-                };
+                let info = named_or_first(c.output.as_deref())?;
                 charset = match &c.dictionary_metadata {
                     Some(key) => engine
                         .metadata(key)
@@ -261,11 +257,7 @@ impl Decoder {
         transform: &Transform,
         options: DecodeOptions,
     ) -> std::result::Result<Prediction, String> {
-        let map = match &spec.output {
-            Some(name) => outputs.get(name),
-            None => outputs.tensors.first(),
-        }
-        .ok_or("segmentation output missing from the run")?;
+        let map = output(outputs, spec.output.as_deref(), "segmentation")?;
         let [_, _, h, w] = map.shape[..] else {
             return Err(format!("segmentation map has shape {:?}, not [1, 1, H, W]", map.shape));
         };
@@ -289,11 +281,7 @@ impl Decoder {
     }
 
     fn read(&self, outputs: &Outputs, spec: &CtcSpec) -> std::result::Result<Prediction, String> {
-        let scores = match &spec.output {
-            Some(name) => outputs.get(name),
-            None => outputs.tensors.first(),
-        }
-        .ok_or("ctc output missing from the run")?;
+        let scores = output(outputs, spec.output.as_deref(), "ctc")?;
         let classes = self.charset.len() + 1;
         if scores.shape.len() != 3 || scores.shape[2] != classes {
             return Err(format!("ctc scores have shape {:?}, not [1, T, {classes}]", scores.shape));
@@ -313,11 +301,7 @@ impl Decoder {
         spec: &ClassificationSpec,
         options: DecodeOptions,
     ) -> std::result::Result<Prediction, String> {
-        let tensor = match &spec.output {
-            Some(name) => outputs.get(name),
-            None => outputs.tensors.first(),
-        }
-        .ok_or("classification output missing from the run")?;
+        let tensor = output(outputs, spec.output.as_deref(), "classification")?;
         let scores = activate(&tensor.data, spec.activation);
         let mut order: Vec<usize> = (0..scores.len()).collect();
         order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
@@ -388,6 +372,19 @@ impl Decoder {
             .collect();
         Ok(Prediction::Detections { detections, max_score })
     }
+}
+
+/// The output called `name`, or the first one.
+fn output<'a>(
+    outputs: &'a Outputs,
+    name: Option<&str>,
+    what: &str,
+) -> std::result::Result<&'a OutputTensor, String> {
+    match name {
+        Some(name) => outputs.get(name),
+        None => outputs.tensors.first(),
+    }
+    .ok_or_else(|| format!("{what} output missing from the run"))
 }
 
 struct Candidate {

@@ -2,7 +2,7 @@
 //! Run with `cargo bench --bench pipeline`; compare medians side by side in one run.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use preflight::{DecodeOptions, Model};
+use preflight::prelude::{DecodeOptions, Model};
 
 fn bundle() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/blazeface")
@@ -10,16 +10,16 @@ fn bundle() -> std::path::PathBuf {
 
 fn pipeline(c: &mut Criterion) {
     let model = Model::open(bundle()).expect("default bundle");
-    let astronaut = preflight::load_image(&bundle().join("cases/astronaut.png")).unwrap();
-    let face = preflight::load_image(&bundle().join("cases/lfw/face_000.png")).unwrap();
+    let astronaut = preflight::prelude::load_image(&bundle().join("cases/astronaut.png")).unwrap();
+    let face = preflight::prelude::load_image(&bundle().join("cases/lfw/face_000.png")).unwrap();
     let spec = model.bundle().manifest().input.clone();
     let (tensor, _) = model.prepare(&astronaut);
 
     c.bench_function("preprocess/astronaut_512x512_rgb", |b| {
-        b.iter(|| preflight::preprocess(black_box(&astronaut), &spec))
+        b.iter(|| preflight::model::preprocess::preprocess(black_box(&astronaut), &spec))
     });
     c.bench_function("preprocess/lfw_25x25_gray", |b| {
-        b.iter(|| preflight::preprocess(black_box(&face), &spec))
+        b.iter(|| preflight::model::preprocess::preprocess(black_box(&face), &spec))
     });
     c.bench_function("engine/run_128x128", |b| {
         b.iter(|| model.engine().run(black_box(&tensor)).unwrap())
@@ -33,13 +33,11 @@ fn pipeline(c: &mut Criterion) {
 /// `engine/run_128x128` is compared with.
 fn raw_tract(c: &mut Criterion) {
     use tract_onnx::prelude::*;
-    let onnx = tract_onnx::onnx();
-    let mut proto = onnx
-        .proto_model_for_path(bundle().join("face_detection_front_128x128_barracuda.onnx"))
-        .unwrap();
-    preflight::apply_onnx_fixups(&mut proto);
-    let plan = onnx
-        .model_for_proto_model(&proto)
+    let path = bundle().join("face_detection_front_128x128_barracuda.onnx");
+    let (fixed, _) =
+        preflight::model::fixup::fixed_onnx(&path, &std::fs::read(&path).unwrap()).unwrap();
+    let plan = tract_onnx::onnx()
+        .model_for_read(&mut &fixed[..])
         .unwrap()
         .with_input_fact(0, f32::fact([1, 128, 128, 3]).into())
         .unwrap()

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use preflight::{Detection, Runtime, StartError, StartOptions};
+use preflight::prelude::{Detection, Runtime, StartError, StartOptions};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -54,7 +54,7 @@ fn main() -> ExitCode {
     let mut detections: heapless::Vec<Detection, 4> = heapless::Vec::new();
     let (mut served, mut with_face) = (0usize, 0usize);
     for path in &paths {
-        let Ok(frame) = preflight::load_image(path) else { continue };
+        let Ok(frame) = preflight::prelude::load_image(path) else { continue };
         match runtime.infer_into(&frame, &mut detections) {
             Ok(_) => {}
             Err(preflight::Error::Capacity { found, .. }) => {

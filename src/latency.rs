@@ -1,5 +1,5 @@
 //! Latency statistics: nearest-rank percentiles over a set of timed runs, the way MLPerf
-//! LoadGen reports them.
+//! LoadGen reports them. Shared by the suite's latency checks and the device's health monitor.
 
 use std::time::Duration;
 
@@ -30,12 +30,11 @@ impl Percentiles {
         }
         let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
         ms.sort_by(f64::total_cmp);
-        let rank = |p: f64| ms[((p * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
         Some(Percentiles {
             runs: ms.len(),
-            p50: rank(0.50),
-            p90: rank(0.90),
-            p99: rank(0.99),
+            p50: nearest_rank(&ms, 0.50),
+            p90: nearest_rank(&ms, 0.90),
+            p99: nearest_rank(&ms, 0.99),
             max: ms[ms.len() - 1],
             mean: ms.iter().sum::<f64>() / ms.len() as f64,
         })
@@ -54,30 +53,12 @@ impl Percentiles {
     }
 }
 
-/// Times `iterations` end-to-end inferences of `image` after `warmup` untimed ones.
-pub fn measure(
-    model: &crate::Model,
-    image: &image::DynamicImage,
-    warmup: usize,
-    iterations: usize,
-) -> crate::Result<Vec<Duration>> {
-    let options = crate::DecodeOptions::default();
-    for _ in 0..warmup {
-        model.infer(image, options)?;
-    }
-    (0..iterations).map(|_| Ok(model.infer(image, options)?.elapsed)).collect()
-}
-
-/// Opens the bundle in `dir` and runs `image` once: the time from nothing loaded to the
-/// first result ("cold start"), with the model, ready to serve.
-pub fn cold_start(
-    dir: &std::path::Path,
-    image: &image::DynamicImage,
-) -> crate::Result<(crate::Model, Duration)> {
-    let start = std::time::Instant::now();
-    let model = crate::Model::open(dir)?;
-    model.infer(image, crate::DecodeOptions::default())?;
-    Ok((model, start.elapsed()))
+/// The nearest-rank `p` quantile (0 < p ≤ 1) of `sorted` (ascending, not empty): the smallest
+/// value with at least `p` of the sample at or below it. The one percentile rule of the crate:
+/// suite latency checks and the serving health monitor agree.
+pub fn nearest_rank<T: Copy>(sorted: &[T], p: f64) -> T {
+    let n = sorted.len();
+    sorted[((p * n as f64).ceil() as usize).clamp(1, n) - 1]
 }
 
 #[cfg(test)]

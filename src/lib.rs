@@ -1,11 +1,18 @@
 //! preflight runs vision models on cameras and robots and, before serving a single frame,
 //! proves on the actual hardware that the model still behaves.
 //!
-//! Data flows one way: bundle → engine → preprocess → infer → decode (→ checks → verdict →
-//! report). [`Model`] composes the first steps:
+//! Three layers, imported only downward:
+//!
+//! - [`model`]: bundle → engine → preprocess → infer → decode ([`Model`](model::Model));
+//! - [`suite`]: the behaviour suite, its checks, the verdict and the report;
+//! - [`device`]: the startup gate and serving ([`Runtime`](device::Runtime)), health, the
+//!   status screen and the C API.
+//!
+//! Beside them sit the crate-wide helpers: [`Error`], [`files`], [`latency`] and [`target`].
+//! A firmware author needs little more than the [`prelude`]:
 //!
 //! ```no_run
-//! use preflight::{DecodeOptions, Model, Prediction};
+//! use preflight::prelude::*;
 //!
 //! let model = Model::open("models/blazeface")?;
 //! let result = model.infer_path("models/blazeface/cases/astronaut.png".as_ref(), DecodeOptions::default())?;
@@ -17,61 +24,34 @@
 //! # Ok::<(), preflight::Error>(())
 //! ```
 #![deny(missing_docs)]
+#![deny(unsafe_code)]
 
-mod bundle;
-#[cfg(feature = "capi")]
-pub mod capi;
-mod check;
-mod decode;
-#[cfg(feature = "display")]
-mod display;
-mod engine;
+pub mod device;
 mod error;
-mod fixup;
-mod gate;
-mod golden;
-mod health;
-mod latency;
-mod model;
-mod perturb;
-mod preprocess;
-mod report;
-mod runtime;
-mod suite;
-mod target;
+pub mod files;
+pub mod latency;
+pub mod model;
+pub mod suite;
+pub mod target;
 
-pub use bundle::{
-    model_cache_dir, sha256_hex, Activation, BoxCoding, Bundle, ClassificationSpec, ColorOrder,
-    CtcSpec, DetectionSpec, InputSpec, Layout, Manifest, ModelSpec, OutputSpec, ResizeMode,
-    SegmentationSpec, SuiteRef, MANIFEST_FILE, MODEL_CACHE_ENV,
-};
-pub use decode::{
-    ctc::edit_distance, iou, ClassScore, DecodeOptions, Decoder, Detection, Prediction,
-};
-pub use engine::{Engine, ModelInfo, OutputTensor, Outputs, TensorInfo};
 pub use error::{Error, Result};
-pub use fixup::{apply as apply_onnx_fixups, Fixup};
-pub use latency::{cold_start, measure, Percentiles};
-pub use model::{Inference, Model};
-pub use preprocess::{decode_image, input_size, load_image, preprocess, InputTensor, Transform};
 
 /// Version of tract this build links, for reports.
 pub const TRACT_VERSION: &str = env!("PREFLIGHT_TRACT_VERSION");
-pub use check::{run_checks, CheckResult, RunContext, Timing};
-#[cfg(feature = "display")]
-pub use display::{
-    draw_mark, render as render_screen, Canvas, CanvasOf, Palette, ScreenSize, ScreenSummary,
-    StatusScreen,
-};
-pub use gate::{verdict, Status, Verdict};
-pub use golden::{compare as compare_outputs, record, Diff, Golden, GoldenCase, GoldenTensor};
-pub use health::{Health, HealthMonitor, HealthStatus, HEALTH_WINDOW};
-pub use perturb::{case_seed, Perturbation, ALL as PERTURBATIONS};
-pub use report::{write_atomically, BundleInfo, HostInfo, Report, RuntimeInfo, REPORT_SCHEMA};
-pub use runtime::{check, Runtime, Served, StartError, StartOptions};
-pub use suite::{
-    AccuracySpec, BudgetSpec, Case, CheckKind, CheckSpec, Direction, DirectionalSpec,
-    InvarianceSpec, LatencySpec, Metric, ParitySpec, PerturbationRef, RobustnessSpec, Scoring,
-    Selection, Severity, Stat, Suite, Threshold, Tolerance,
-};
-pub use target::{host_cores, host_cpu, host_triple, TargetProfile};
+
+/// The README's Rust snippets, compiled (not run) by `cargo test --doc`, so they cannot drift
+/// from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeSnippets;
+
+/// The types a firmware author uses: open and serve a model behind its self-test, read the
+/// results, the report and the device's health.
+pub mod prelude {
+    pub use crate::device::{Health, HealthStatus, Runtime, Served, StartError, StartOptions};
+    pub use crate::model::preprocess::load_image;
+    pub use crate::model::{DecodeOptions, Detection, Inference, Model, Prediction};
+    pub use crate::suite::{Report, Verdict};
+    pub use crate::target::TargetProfile;
+    pub use crate::{Error, Result};
+}

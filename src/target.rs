@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::parse_toml;
 use crate::error::{Error, Result};
+use crate::files::parse_toml;
 
 include!(concat!(env!("OUT_DIR"), "/targets.rs"));
 
@@ -22,8 +22,12 @@ pub struct TargetProfile {
     pub cpu: String,
     /// CPU cores on the board.
     pub cores: u32,
-    /// Inference threads preflight uses there.
+    /// Inference threads meant for the board. Not applied yet: inference runs on one thread,
+    /// whatever this says (the reports' `host.cores` show what the board has).
     pub threads: u32,
+    /// Threads the self-test uses to make and run its inputs (default: one per core).
+    #[serde(default)]
+    pub jobs: Option<usize>,
     /// True under an emulator: latency figures say nothing about the board.
     pub emulated: bool,
     /// Free text.

@@ -1,9 +1,11 @@
-//! The checked-in C header must declare every function the C API exports.
+//! The C API: the checked-in header declares every exported function, and (with the `capi`
+//! feature) the functions refuse null pointers, impossible frames and too-small buffers
+//! with a code and a message, never a crash.
 
 #[test]
 fn header_declares_every_exported_function() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let src = std::fs::read_to_string(root.join("src/capi.rs")).unwrap();
+    let src = std::fs::read_to_string(root.join("src/device/capi.rs")).unwrap();
     let header = std::fs::read_to_string(root.join("include/preflight.h")).unwrap();
     let exported: Vec<&str> = src
         .lines()
@@ -19,5 +21,183 @@ fn header_declares_every_exported_function() {
     }
     for code in ["PREFLIGHT_OK", "PREFLIGHT_REFUSED", "PREFLIGHT_CAPACITY", "PREFLIGHT_PANIC"] {
         assert!(header.contains(code), "{code}");
+    }
+}
+
+#[cfg(feature = "capi")]
+mod calls {
+    use std::ffi::{CStr, CString};
+    use std::ptr;
+
+    use preflight::device::capi::*;
+
+    fn last_error() -> String {
+        // SAFETY: preflight_last_error never returns null and the string lives until the next
+        // call on this thread.
+        unsafe { CStr::from_ptr(preflight_last_error()) }.to_string_lossy().into_owned()
+    }
+
+    /// The default bundle with a one-check suite, so a runtime starts in well under a second.
+    fn small_bundle() -> tempfile::TempDir {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/blazeface");
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["bundle.toml", "face_detection_front_128x128_barracuda.onnx"] {
+            std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+        }
+        std::fs::copy(src.join("cases/astronaut.png"), dir.path().join("astronaut.png")).unwrap();
+        std::fs::write(
+            dir.path().join("suite.toml"),
+            "name = \"capi\"\n[[cases]]\nid = \"astronaut\"\nimage = \"astronaut.png\"\nobjects = 1\n\
+             [[checks]]\nname = \"one-face\"\nkind = \"accuracy\"\nseverity = \"critical\"\n\
+             metric = \"count_match\"\ncases = [\"astronaut\"]\nthreshold = 1.0\n",
+        )
+        .unwrap();
+        dir
+    }
+
+    fn start(dir: &std::path::Path) -> *mut PreflightRuntime {
+        let path = CString::new(dir.to_str().unwrap()).unwrap();
+        let mut rt = ptr::null_mut();
+        // SAFETY: a NUL-terminated path, a null target and a valid out pointer.
+        let code = unsafe { preflight_start(path.as_ptr(), ptr::null(), 0, 0, &mut rt) };
+        assert_eq!(code, PREFLIGHT_OK, "{}", last_error());
+        assert!(!rt.is_null());
+        rt
+    }
+
+    #[test]
+    fn null_arguments_are_refused() {
+        // SAFETY: every pointer is null or valid, as the functions require.
+        unsafe {
+            let dir = CString::new("models/blazeface").unwrap();
+            assert_eq!(
+                preflight_start(dir.as_ptr(), ptr::null(), 0, 0, ptr::null_mut()),
+                PREFLIGHT_INVALID_ARGUMENT
+            );
+            let mut rt = std::ptr::dangling_mut::<PreflightRuntime>();
+            assert_eq!(
+                preflight_start(ptr::null(), ptr::null(), 0, 0, &mut rt),
+                PREFLIGHT_INVALID_ARGUMENT
+            );
+            assert!(rt.is_null(), "out is cleared on failure");
+            assert!(last_error().contains("bundle_dir is null"), "{}", last_error());
+            let missing = CString::new("no/such/bundle").unwrap();
+            assert_eq!(
+                preflight_start(missing.as_ptr(), ptr::null(), 0, 0, &mut rt),
+                PREFLIGHT_ERROR
+            );
+            assert!(last_error().contains("no/such/bundle"), "{}", last_error());
+            let bad_utf8 = [0xffu8, 0xfe, 0];
+            assert_eq!(
+                preflight_start(bad_utf8.as_ptr().cast(), ptr::null(), 0, 0, &mut rt),
+                PREFLIGHT_INVALID_ARGUMENT
+            );
+            assert_eq!(preflight_verdict(ptr::null()), -1);
+            let mut found = 7usize;
+            let pixels = [0u8; 12];
+            assert_eq!(
+                preflight_infer(
+                    ptr::null_mut(),
+                    pixels.as_ptr(),
+                    2,
+                    2,
+                    6,
+                    3,
+                    ptr::null_mut(),
+                    0,
+                    &mut found
+                ),
+                PREFLIGHT_INVALID_ARGUMENT
+            );
+            assert_eq!(found, 0, "found is written on error paths");
+            let mut health = PreflightHealth::default();
+            assert_eq!(preflight_health(ptr::null(), &mut health), PREFLIGHT_INVALID_ARGUMENT);
+            assert!(preflight_report_json(ptr::null()).is_null());
+            preflight_free(ptr::null_mut());
+            preflight_string_free(ptr::null_mut());
+        }
+    }
+
+    #[test]
+    fn frames_sizes_and_capacity_on_a_running_model() {
+        let bundle = small_bundle();
+        let rt = start(bundle.path());
+        let img =
+            preflight::prelude::load_image(&bundle.path().join("astronaut.png")).unwrap().to_rgb8();
+        let (w, h) = img.dimensions();
+        let pixels = img.as_raw();
+        let mut found = 99usize;
+        let mut out = [PreflightDetection::default(); 2];
+        // SAFETY: `rt` is live; `pixels` holds `h * 3w` bytes; `out` holds the given capacity.
+        unsafe {
+            assert_eq!(preflight_verdict(rt), PREFLIGHT_VERDICT_PASS);
+            // Zero sizes, a short stride, an impossible channel count.
+            for (fw, fh, stride, ch) in
+                [(0, h, 3 * w, 3), (w, 0, 3 * w, 3), (w, h, 3 * w - 1, 3), (w, h, 3 * w, 4)]
+            {
+                let code = preflight_infer(
+                    rt,
+                    pixels.as_ptr(),
+                    fw,
+                    fh,
+                    stride,
+                    ch,
+                    out.as_mut_ptr(),
+                    2,
+                    &mut found,
+                );
+                assert_eq!(code, PREFLIGHT_INVALID_ARGUMENT, "{fw}x{fh} stride {stride} ch {ch}");
+                assert_eq!(found, 0);
+            }
+            // Null out with a capacity.
+            let code = preflight_infer(
+                rt,
+                pixels.as_ptr(),
+                w,
+                h,
+                3 * w,
+                3,
+                ptr::null_mut(),
+                2,
+                &mut found,
+            );
+            assert_eq!(code, PREFLIGHT_INVALID_ARGUMENT);
+            // Capacity 0: the count is still reported, with PREFLIGHT_CAPACITY.
+            let code = preflight_infer(
+                rt,
+                pixels.as_ptr(),
+                w,
+                h,
+                3 * w,
+                3,
+                ptr::null_mut(),
+                0,
+                &mut found,
+            );
+            assert_eq!((code, found), (PREFLIGHT_CAPACITY, 1), "{}", last_error());
+            let code = preflight_infer(
+                rt,
+                pixels.as_ptr(),
+                w,
+                h,
+                3 * w,
+                3,
+                out.as_mut_ptr(),
+                2,
+                &mut found,
+            );
+            assert_eq!((code, found), (PREFLIGHT_OK, 1));
+            assert!(out[0].score > 0.75 && out[0].x1 > out[0].x0, "{:?}", out[0]);
+            let mut health = PreflightHealth::default();
+            assert_eq!(preflight_health(rt, &mut health), PREFLIGHT_OK);
+            assert_eq!(health.served, 2, "only frames that ran are served");
+            let json = preflight_report_json(rt);
+            assert!(!json.is_null());
+            let report: serde_json::Value =
+                serde_json::from_str(CStr::from_ptr(json).to_str().unwrap()).unwrap();
+            assert_eq!(report["verdict"], "pass");
+            preflight_string_free(json);
+            preflight_free(rt);
+        }
     }
 }

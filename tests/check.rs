@@ -208,7 +208,7 @@ threshold = 10000.0
 "#;
 
 /// Drops what may differ between identical runs: timestamps and timings.
-fn without_timings(mut r: Value) -> Value {
+pub(crate) fn without_timings(mut r: Value) -> Value {
     let obj = r.as_object_mut().unwrap();
     for key in ["started_at", "duration_ms", "timing"] {
         obj.remove(key);
@@ -321,23 +321,23 @@ fn record_then_parity_passes_exact_and_detects_a_different_model_output() {
 #[test]
 fn runtime_serves_only_when_the_gate_allows() {
     let b = suite_with("");
-    let options = preflight::StartOptions {
+    let options = preflight::prelude::StartOptions {
         suite: Some(b.path().join("test-suite.toml")),
         ..Default::default()
     };
-    let rt = preflight::Runtime::start(b.path(), &options).expect("gate passes");
-    assert_eq!(rt.report().verdict, preflight::Verdict::Pass);
-    let img = preflight::load_image(&case("astronaut.png")).unwrap();
+    let rt = preflight::prelude::Runtime::start(b.path(), &options).expect("gate passes");
+    assert_eq!(rt.report().verdict, preflight::prelude::Verdict::Pass);
+    let img = preflight::prelude::load_image(&case("astronaut.png")).unwrap();
     assert!(rt.infer(&img).unwrap().prediction.top_score() > 0.9);
 
     let bad = suite_with(IMPOSSIBLE_CRITICAL);
-    let options = preflight::StartOptions {
+    let options = preflight::prelude::StartOptions {
         suite: Some(bad.path().join("test-suite.toml")),
         ..Default::default()
     };
-    match preflight::Runtime::start(bad.path(), &options) {
-        Err(preflight::StartError::Refused { report }) => {
-            assert_eq!(report.verdict, preflight::Verdict::Fail);
+    match preflight::prelude::Runtime::start(bad.path(), &options) {
+        Err(preflight::prelude::StartError::Refused { report }) => {
+            assert_eq!(report.verdict, preflight::prelude::Verdict::Fail);
             assert_eq!(report.checks.len(), 2, "the full report comes with the refusal");
         }
         other => panic!("expected a refusal, got {:?}", other.map(|r| r.report().verdict)),
@@ -350,29 +350,29 @@ fn lifecycle_fixed_capacity_results_health_and_recheck() {
     let path = b.path().join("test-suite.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, format!("recheck = [\"astronaut-found\"]\n{text}")).unwrap();
-    let options = preflight::StartOptions { suite: Some(path), ..Default::default() };
-    let rt = preflight::Runtime::start(b.path(), &options).expect("gate passes");
-    let img = preflight::load_image(&case("astronaut.png")).unwrap();
+    let options = preflight::prelude::StartOptions { suite: Some(path), ..Default::default() };
+    let rt = preflight::prelude::Runtime::start(b.path(), &options).expect("gate passes");
+    let img = preflight::prelude::load_image(&case("astronaut.png")).unwrap();
 
-    let mut one: heapless::Vec<preflight::Detection, 4> = heapless::Vec::new();
+    let mut one: heapless::Vec<preflight::prelude::Detection, 4> = heapless::Vec::new();
     let served = rt.infer_into(&img, &mut one).unwrap();
     assert_eq!((served.stored, one.len()), (1, 1));
-    let mut none: heapless::Vec<preflight::Detection, 0> = heapless::Vec::new();
+    let mut none: heapless::Vec<preflight::prelude::Detection, 0> = heapless::Vec::new();
     let err = rt.infer_into(&img, &mut none).unwrap_err();
     assert!(matches!(err, preflight::Error::Capacity { capacity: 0, found: 1 }), "{err}");
 
     let h = rt.health();
     assert_eq!(h.budget_ms, Some(500.0), "budget from the suite's p99 check");
-    assert_eq!((h.status, h.samples), (preflight::HealthStatus::NoData, 2));
+    assert_eq!((h.status, h.samples), (preflight::prelude::HealthStatus::NoData, 2));
     for _ in 0..20 {
         rt.health_monitor().record(std::time::Duration::from_millis(900));
     }
-    assert_eq!(rt.health().status, preflight::HealthStatus::OverBudget);
+    assert_eq!(rt.health().status, preflight::prelude::HealthStatus::OverBudget);
 
     let again = rt.recheck();
     assert_eq!(again.checks.len(), 1);
     assert_eq!(again.checks[0].name, "astronaut-found");
-    assert_eq!(again.verdict, preflight::Verdict::Pass);
+    assert_eq!(again.verdict, preflight::prelude::Verdict::Pass);
 }
 
 #[test]
@@ -391,7 +391,7 @@ fn status_screen_renders_in_both_sizes() {
             size,
         ]);
         assert_eq!(o.status.code(), Some(1), "the screen is written even when the gate fails");
-        let img = preflight::load_image(&png).unwrap();
+        let img = preflight::prelude::load_image(&png).unwrap();
         assert_eq!((img.width(), img.height()), dims);
         assert!(img.to_rgb8().pixels().any(|p| p.0 != [0, 0, 0]));
     }

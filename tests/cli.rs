@@ -95,15 +95,15 @@ fn shipped_model_is_the_unmodified_upstream_file() {
         .unwrap();
     assert_eq!(bytes.len(), 442_005);
     assert_eq!(
-        preflight::sha256_hex(&bytes),
+        preflight::files::sha256_hex(&bytes),
         "d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51"
     );
 }
 
 #[test]
 fn engine_serves_several_threads_at_once() {
-    let model = std::sync::Arc::new(preflight::Model::open(default_bundle()).unwrap());
-    let img = preflight::load_image(&case("astronaut.png")).unwrap();
+    let model = std::sync::Arc::new(preflight::prelude::Model::open(default_bundle()).unwrap());
+    let img = preflight::prelude::load_image(&case("astronaut.png")).unwrap();
     let want = model.infer(&img, Default::default()).unwrap().prediction;
     let handles: Vec<_> = (0..2)
         .map(|_| {
@@ -114,4 +114,42 @@ fn engine_serves_several_threads_at_once() {
     for h in handles {
         assert_eq!(h.join().unwrap(), want);
     }
+}
+
+#[test]
+fn closed_stdout_ends_quietly_without_a_panic() {
+    use std::process::{Command, Stdio};
+    // `preflight run --format json ... | head -0`: the reader is gone before anything is written.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(["run", "--format", "json", "models/blazeface/cases/astronaut.png"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    assert_eq!(o.status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn default_bundle_comes_from_the_environment_or_beside_the_binary() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let run = |env: Option<&str>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_preflight"));
+        c.args(["inspect"]).current_dir(elsewhere.path()).env_remove("PREFLIGHT_BUNDLE");
+        if let Some(dir) = env {
+            c.env("PREFLIGHT_BUNDLE", dir);
+        }
+        c.output().unwrap()
+    };
+    let o = run(Some(default_bundle().to_str().unwrap()));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("blazeface"));
+    // From a folder without models/ and no variable, the error names the path it tried.
+    let o = run(None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("models/blazeface"), "{}", stderr(&o));
 }

@@ -43,7 +43,7 @@ fn truncated_model_with_matching_hash_is_not_onnx() {
     std::fs::write(b.model(), cut).unwrap();
     b.edit_manifest(
         "d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51",
-        &preflight::sha256_hex(cut),
+        &preflight::files::sha256_hex(cut),
     );
     assert_one_line_error(
         &preflight(&["inspect", b.arg()]),
@@ -131,8 +131,11 @@ fn anchor_layout_that_does_not_match_the_outputs() {
 
 #[test]
 fn wrong_shaped_tensor_is_a_typed_error() {
-    let model = preflight::Model::open(default_bundle()).unwrap();
-    let bad = preflight::InputTensor { shape: vec![1, 64, 64, 3], data: vec![0.0; 64 * 64 * 3] };
+    let model = preflight::prelude::Model::open(default_bundle()).unwrap();
+    let bad = preflight::model::preprocess::InputTensor {
+        shape: vec![1, 64, 64, 3],
+        data: vec![0.0; 64 * 64 * 3],
+    };
     let err = model.engine().run(&bad).unwrap_err();
     assert!(matches!(err, preflight::Error::Shape { .. }), "{err}");
     assert!(err.to_string().contains("barracuda.onnx"), "{err}");
@@ -175,7 +178,7 @@ fn unsupported_operator_is_named() {
     std::fs::write(b.model(), &bytes).unwrap();
     b.edit_manifest(
         "d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51",
-        &preflight::sha256_hex(&bytes),
+        &preflight::files::sha256_hex(&bytes),
     );
     assert_one_line_error(
         &preflight(&["inspect", b.arg()]),
@@ -185,8 +188,8 @@ fn unsupported_operator_is_named() {
 
 #[test]
 fn library_returns_typed_errors() {
-    let err = preflight::Model::open("no/such/dir").unwrap_err();
+    let err = preflight::prelude::Model::open("no/such/dir").unwrap_err();
     assert!(matches!(err, preflight::Error::Io { .. }), "{err:?}");
-    let err = preflight::load_image(std::path::Path::new("Cargo.toml")).unwrap_err();
+    let err = preflight::prelude::load_image(std::path::Path::new("Cargo.toml")).unwrap_err();
     assert!(matches!(err, preflight::Error::Image { .. }), "{err:?}");
 }

@@ -12,7 +12,7 @@ const UPRIGHT: &str = "line_03.png";
 const UPSIDE_DOWN: &str = "line_03_180.png";
 
 fn require_fetched() {
-    let dir = preflight::model_cache_dir().join("rapidocr-onnxruntime-1.4.4");
+    let dir = preflight::model::bundle::model_cache_dir().join("rapidocr-onnxruntime-1.4.4");
     for f in [
         "ch_PP-OCRv4_det_infer.onnx",
         "ch_ppocr_mobile_v2.0_cls_infer.onnx",
@@ -81,7 +81,7 @@ fn fetched_ppocr_rec_reads_the_heading() {
     let doc =
         run_json(&["run", "models/ppocr-rec", &cases("ppocr-rec", HEADING), "--format", "json"]);
     let text = doc["results"][0]["text"].as_str().unwrap();
-    let errors = preflight::edit_distance(text, "Region-based segmentation");
+    let errors = preflight::suite::metric::edit_distance(text, "Region-based segmentation");
     assert!(errors <= 3, "read {text:?}");
     assert!(doc["results"][0]["confidence"].as_f64().unwrap() > 0.5);
 }
@@ -125,14 +125,14 @@ fn fetched_ppocr_bundles_pass_their_suites() {
 #[test]
 fn fetched_ppocr_det_plans_per_input_size() {
     require_fetched();
-    let model = preflight::Model::open(root().join("models/ppocr-det")).unwrap();
+    let model = preflight::prelude::Model::open(root().join("models/ppocr-det")).unwrap();
     let engine = model.engine();
     assert!(engine.accepts(&[1, 3, 384, 384]));
     assert!(engine.accepts(&[1, 3, 160, 384]));
     assert!(!engine.accepts(&[1, 3, 100, 384]), "not a multiple of 32");
     assert!(!engine.accepts(&[1, 3, 416, 384]), "over the longer side");
     assert!(!engine.accepts(&[1, 1, 160, 384]), "channels are fixed");
-    let tensor = |h: usize, w: usize| preflight::InputTensor {
+    let tensor = |h: usize, w: usize| preflight::model::preprocess::InputTensor {
         shape: vec![1, 3, h, w],
         data: vec![0.0; 3 * h * w],
     };
@@ -147,14 +147,16 @@ fn fetched_ppocr_det_plans_per_input_size() {
 #[test]
 fn fetched_ppocr_rec_widens_long_lines() {
     require_fetched();
-    let model = preflight::Model::open(root().join("models/ppocr-rec")).unwrap();
-    let line = preflight::load_image(&root().join(cases("ppocr-rec", "line_01.png"))).unwrap();
+    let model = preflight::prelude::Model::open(root().join("models/ppocr-rec")).unwrap();
+    let line =
+        preflight::prelude::load_image(&root().join(cases("ppocr-rec", "line_01.png"))).unwrap();
     let (tensor, transform) = model.prepare(&line);
     // 376x17 scaled to height 48 is 1062 wide: rounded up to a multiple of 160.
     assert_eq!(tensor.shape, vec![1, 3, 48, 1120]);
     assert_eq!(transform.content, [0, 0, 1062, 48]);
     let short =
-        preflight::load_image(&root().join(cases("ppocr-rec", "parity_region.png"))).unwrap();
+        preflight::prelude::load_image(&root().join(cases("ppocr-rec", "parity_region.png")))
+            .unwrap();
     assert_eq!(model.prepare(&short).0.shape, vec![1, 3, 48, 320]);
 }
 
@@ -169,7 +171,7 @@ fn fetched_bring_your_own_model_walkthrough() {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
     std::fs::copy(
-        preflight::model_cache_dir()
+        preflight::model::bundle::model_cache_dir()
             .join("rapidocr-onnxruntime-1.4.4/ch_ppocr_mobile_v2.0_cls_infer.onnx"),
         dir.join("model.onnx"),
     )
@@ -232,9 +234,9 @@ kind = "raw"
 #[test]
 fn fetched_ppocr_det_map_marks_the_page_not_the_cat() {
     require_fetched();
-    let model = preflight::Model::open(root().join("models/ppocr-det")).unwrap();
+    let model = preflight::prelude::Model::open(root().join("models/ppocr-det")).unwrap();
     let fraction = |file: &str| {
-        let img = preflight::load_image(&root().join(cases("ppocr-det", file))).unwrap();
+        let img = preflight::prelude::load_image(&root().join(cases("ppocr-det", file))).unwrap();
         let (outputs, _) = model.run_raw(&img).unwrap();
         let map = &outputs.tensors[0];
         (

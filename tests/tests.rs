@@ -6,4 +6,6 @@ mod check;
 mod cli;
 mod errors;
 mod harness;
+mod layers;
 mod ocr;
+mod selftest;

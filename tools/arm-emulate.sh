@@ -17,7 +17,7 @@
 # needed for the build, not only for linking.
 #
 # Each binary runs `preflight run --format json` on astronaut.png (must find exactly one face,
-# score >= 0.75), then `preflight check BUNDLE --suite BUNDLE/suite-emulated.toml --target
+# score >= 0.75), then `preflight check BUNDLE --tier emulated --target
 # qemu-<arch>` for every bundle in ARM_BUNDLES (default: BlazeFace and the three PP-OCR models;
 # the PP-OCR ones need `python3 tools/fetch_ppocr.py` first, with the same PREFLIGHT_MODELS).
 # An emulated suite holds the boot suite's decision and parity checks on a few cases and no
@@ -169,7 +169,7 @@ build_arch() {
 }
 
 # Runs the binary under qemu: a `run` on astronaut.png, then each bundle's emulated suite
-# (models/*/suite-emulated.toml: decisions and parity, no timing) with --target qemu-<arch>.
+# ([suites] emulated, models/*/suite-emulated.toml: decisions and parity, no timing) with --target qemu-<arch>.
 emulate_arch() {
   local arch=$1 triple qemu sysroot cpu tdir bin t code bundle
   local -a build_env build_flags run_env
@@ -198,10 +198,10 @@ PY
     local name out
     name=$(basename "$bundle")
     out="reports/arm/$arch-$name"
-    say "$arch: preflight check $bundle --suite suite-emulated.toml --target qemu-$arch"
+    say "$arch: preflight check $bundle --tier emulated --target qemu-$arch"
     t=$(now)
     code=0
-    "${emu[@]}" check "$bundle" --suite "$bundle/suite-emulated.toml" --target "qemu-$arch" \
+    "${emu[@]}" check "$bundle" --tier emulated --target "qemu-$arch" \
       --report "$out.json" --junit "$out.xml" >"$out.txt" || code=$?
     cat "$out.txt"
     note "check $arch $name: $(dur $(($(now) - t))), exit $code"

@@ -38,7 +38,7 @@ SUBDIR = f"{PACKAGE}-{VERSION}"
 
 
 def cache_root():
-    """Mirrors preflight's own lookup (src/bundle.rs, `model_cache_dir`)."""
+    """Mirrors preflight's own lookup (src/model/bundle.rs, `model_cache_dir`)."""
     if os.environ.get("PREFLIGHT_MODELS"):
         return os.environ["PREFLIGHT_MODELS"]
     if os.environ.get("XDG_CACHE_HOME"):

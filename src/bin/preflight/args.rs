@@ -1,0 +1,170 @@
+//! The command line: every command and flag, with the help text users see.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "preflight",
+    version,
+    about = "Prove a vision model still behaves on this hardware, then serve it."
+)]
+pub(crate) struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); PREFLIGHT_LOG sets it too.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ScreenArg {
+    /// SSD1306-class monochrome OLED.
+    #[value(name = "128x64")]
+    Mono128x64,
+    /// ILI9341-class colour TFT.
+    #[value(name = "320x240")]
+    Color320x240,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TierArg {
+    Boot,
+    Acceptance,
+    Recheck,
+    Emulated,
+}
+
+impl From<TierArg> for preflight::model::manifest::Tier {
+    fn from(t: TierArg) -> Self {
+        use preflight::model::manifest::Tier;
+        match t {
+            TierArg::Boot => Tier::Boot,
+            TierArg::Acceptance => Tier::Acceptance,
+            TierArg::Recheck => Tier::Recheck,
+            TierArg::Emulated => Tier::Emulated,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run images through a bundle's model and print what it found.
+    Run {
+        /// [BUNDLE] IMAGE...: the bundle directory is optional (default models/blazeface).
+        #[arg(required = true, value_name = "[BUNDLE] IMAGE")]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Detection score threshold (overrides the manifest).
+        #[arg(long)]
+        threshold: Option<f32>,
+        /// Keep at most K classes or detections.
+        #[arg(long, value_name = "K")]
+        top: Option<usize>,
+    },
+    /// Show a bundle's manifest, the model's inputs and outputs, node counts and hashes.
+    Inspect {
+        /// Bundle directory.
+        bundle: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run the bundle's behaviour suite on this hardware and gate on the verdict.
+    ///
+    /// Exit 0 pass (or degraded without --strict), 1 the gate failed, 2 could not run.
+    Check {
+        /// Bundle directory.
+        bundle: Option<PathBuf>,
+        /// Run this suite instead of the bundle's own.
+        #[arg(long)]
+        suite: Option<PathBuf>,
+        /// Which of the bundle's suites to run: boot (the start-up gate), acceptance (every
+        /// corruption, every case), recheck or emulated.
+        #[arg(long, value_enum, default_value_t = TierArg::Boot)]
+        tier: TierArg,
+        /// Threads that make and run the suite's inputs (default: the target's `jobs`, else
+        /// one per core). Timed checks always run alone.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
+        /// Hardware profile name (see targets/) or a profile .toml file.
+        #[arg(long)]
+        target: Option<String>,
+        /// Treat a degraded verdict as failed.
+        #[arg(long)]
+        strict: bool,
+        /// Seed for perturbations.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Write the JSON report here (atomically).
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// Write a JUnit XML report here (atomically).
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// What to print on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Render the device status screen to this PNG.
+        #[arg(long, value_name = "FILE.png")]
+        screen: Option<PathBuf>,
+        /// Status screen layout.
+        #[arg(long, value_enum, default_value_t = ScreenArg::Mono128x64)]
+        screen_size: ScreenArg,
+    },
+    /// Record golden outputs of the suite's parity cases, for parity checks elsewhere.
+    Record {
+        /// Bundle directory.
+        bundle: Option<PathBuf>,
+        /// Suite whose parity checks name the cases (default: the bundle's).
+        #[arg(long)]
+        suite: Option<PathBuf>,
+        /// Output file (default: the golden file the first parity check names).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Write a perturbed copy of an image, to see what a suite's corruption does.
+    Perturb {
+        /// Input image.
+        image: PathBuf,
+        /// Perturbation name (brightness, contrast, gamma, gaussian_noise, blur, jpeg,
+        /// pixelate, rotate, translate, occlude, flip, upside_down).
+        #[arg(long)]
+        name: String,
+        /// Severity 1..=5.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=5))]
+        severity: u8,
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output PNG.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Time end-to-end inference (p50/p90/p99/max/mean) and cold start.
+    Bench {
+        /// Bundle directory.
+        bundle: Option<PathBuf>,
+        /// Timed runs.
+        #[arg(long, default_value_t = 100)]
+        iterations: usize,
+        /// Untimed runs first.
+        #[arg(long, default_value_t = 10)]
+        warmup: usize,
+        /// Image to time (default: a synthetic image of the input size).
+        #[arg(long)]
+        image: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}

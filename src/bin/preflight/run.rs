@@ -1,0 +1,75 @@
+//! `preflight run`: images through a bundle's model, printed as text or JSON.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::bail;
+use preflight::prelude::*;
+use serde_json::json;
+
+use crate::args::Format;
+use crate::{default_bundle, is_bundle, round3};
+
+pub(crate) fn run(
+    mut paths: Vec<PathBuf>,
+    format: Format,
+    threshold: Option<f32>,
+    top: Option<usize>,
+) -> anyhow::Result<ExitCode> {
+    let dir = if is_bundle(&paths[0]) { paths.remove(0) } else { default_bundle() };
+    if paths.is_empty() {
+        bail!("{}: no image given after the bundle", dir.display());
+    }
+    if let Some(t) = threshold {
+        if !(0.0..=1.0).contains(&t) {
+            bail!("--threshold {t}: must be within 0..=1");
+        }
+    }
+    let model = Model::open(&dir)?;
+    let options = DecodeOptions { threshold, top };
+    let mut results = Vec::new();
+    for path in &paths {
+        let inference = model.infer_path(path, options)?;
+        let ms = inference.elapsed.as_secs_f64() * 1e3;
+        if format == Format::Text {
+            print_prediction(path, ms, &inference.prediction)?;
+        }
+        let mut entry = serde_json::to_value(&inference.prediction)?;
+        if let Some(obj) = entry.as_object_mut() {
+            obj.remove("max_score");
+            obj.insert("image".into(), json!(path));
+            obj.insert("ms".into(), json!(round3(ms)));
+        }
+        results.push(entry);
+    }
+    if format == Format::Json {
+        let doc = json!({ "bundle": model.bundle().manifest().name, "results": results });
+        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_prediction(path: &Path, ms: f64, prediction: &Prediction) -> std::io::Result<()> {
+    outln!("{}  ({ms:.1} ms)", path.display())?;
+    match prediction {
+        Prediction::Detections { detections, max_score } => {
+            if detections.is_empty() {
+                outln!("  nothing detected (best score {max_score:.2})")?;
+            }
+            for d in detections {
+                let [x0, y0, x1, y1] = d.bbox;
+                outln!("  {:.2}  box [{x0:.0}, {y0:.0}, {x1:.0}, {y1:.0}]", d.score)?;
+            }
+        }
+        Prediction::Classes { classes } => {
+            for c in classes {
+                outln!("  {:.3}  {}", c.score, c.label)?;
+            }
+        }
+        Prediction::Text { text, confidence, .. } => {
+            outln!("  {confidence:.3}  {text:?}")?;
+        }
+        Prediction::Raw {} => outln!("  (raw outputs; nothing to decode)")?,
+    }
+    Ok(())
+}

@@ -1,0 +1,429 @@
+//! The C API (feature `capi`): start a runtime from a bundle path, infer on raw pixel buffers,
+//! read the verdict, the report and health. Every function returns a status code; the
+//! message of the last failure on this thread comes from `preflight_last_error`. No panic
+//! crosses the boundary: each body runs under `catch_unwind`.
+//!
+//! The header `include/preflight.h` is generated from this file by cbindgen.
+//!
+//! This is the crate's only module with `unsafe` code: every block says why it is sound
+//! (`// SAFETY:`), unsafe operations inside `unsafe fn` need blocks of their own, and sizes
+//! computed from C arguments are checked (on 32-bit armv7 `stride * height` can overflow).
+#![allow(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+use image::{DynamicImage, GrayImage, RgbImage};
+
+use super::health::HealthStatus;
+use super::runtime::{Runtime, StartError, StartOptions};
+use crate::model::decode::Prediction;
+use crate::suite::gate::Verdict;
+use crate::target::TargetProfile;
+
+/// Success.
+pub const PREFLIGHT_OK: i32 = 0;
+/// The self-test ran and the gate refused to serve; `preflight_last_report_json` has why.
+pub const PREFLIGHT_REFUSED: i32 = 1;
+/// preflight could not run: bundle, suite, model or image problem (see the message).
+pub const PREFLIGHT_ERROR: i32 = 2;
+/// A null pointer, a bad size or stride, an unknown target.
+pub const PREFLIGHT_INVALID_ARGUMENT: i32 = 3;
+/// More detections than the caller's array holds; the array holds the best ones.
+pub const PREFLIGHT_CAPACITY: i32 = 4;
+/// A bug inside preflight was caught before it crossed into C.
+pub const PREFLIGHT_PANIC: i32 = 5;
+
+/// Verdict values of `preflight_verdict`.
+pub const PREFLIGHT_VERDICT_PASS: i32 = 0;
+/// Every critical check holds, a major one does not.
+pub const PREFLIGHT_VERDICT_DEGRADED: i32 = 1;
+/// A critical check does not hold.
+pub const PREFLIGHT_VERDICT_FAIL: i32 = 2;
+
+/// An opaque running model.
+pub struct PreflightRuntime {
+    inner: Runtime,
+}
+
+/// One detection, in the input buffer's pixel coordinates.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PreflightDetection {
+    /// Confidence in [0, 1].
+    pub score: f32,
+    /// Left edge.
+    pub x0: f32,
+    /// Top edge.
+    pub y0: f32,
+    /// Right edge.
+    pub x1: f32,
+    /// Bottom edge.
+    pub y1: f32,
+}
+
+/// Latency health over the recent window.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PreflightHealth {
+    /// 0 ok, 1 over budget, 2 not enough data yet.
+    pub status: i32,
+    /// Latencies in the window.
+    pub samples: u32,
+    /// Median (ms).
+    pub p50_ms: f32,
+    /// 99th percentile (ms).
+    pub p99_ms: f32,
+    /// The p99 budget (ms), or a negative value when the suite sets none.
+    pub budget_ms: f32,
+    /// Inferences served since start.
+    pub served: u64,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_REPORT: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+fn set_error(message: impl std::fmt::Display) {
+    let text = message.to_string().replace('\0', " ");
+    LAST_ERROR.with(|e| *e.borrow_mut() = CString::new(text).unwrap_or_default());
+}
+
+/// Runs `f`, turning a panic into `PREFLIGHT_PANIC` with a message.
+fn guard(f: impl FnOnce() -> i32) -> i32 {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(code) => code,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            set_error(format!("internal error (please report): {what}"));
+            PREFLIGHT_PANIC
+        }
+    }
+}
+
+/// # Safety
+/// `p` is null or a NUL-terminated string valid for `'a`.
+unsafe fn str_arg<'a>(p: *const c_char, name: &str) -> Result<Option<&'a str>, i32> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: not null, and the caller promises a NUL-terminated string that outlives 'a.
+    let c = unsafe { CStr::from_ptr(p) };
+    c.to_str().map(Some).map_err(|_| {
+        set_error(format!("{name}: not valid UTF-8"));
+        PREFLIGHT_INVALID_ARGUMENT
+    })
+}
+
+/// Opens the bundle at `bundle_dir`, runs its suite and, when the gate allows, stores a
+/// runtime in `*out`. `target` (a profile name or .toml path) may be null. `strict` non-zero
+/// refuses a degraded verdict. Returns `PREFLIGHT_OK`, `PREFLIGHT_REFUSED` (report in
+/// `preflight_last_report_json`), `PREFLIGHT_ERROR` or `PREFLIGHT_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `bundle_dir` and `target` are null or NUL-terminated strings; `out` is a valid pointer.
+#[no_mangle]
+pub unsafe extern "C" fn preflight_start(
+    bundle_dir: *const c_char,
+    target: *const c_char,
+    seed: u64,
+    strict: i32,
+    out: *mut *mut PreflightRuntime,
+) -> i32 {
+    guard(|| {
+        // SAFETY: the caller promises `out` is null or valid for writes.
+        let Some(out) = (unsafe { out.as_mut() }) else {
+            set_error("preflight_start: out is null");
+            return PREFLIGHT_INVALID_ARGUMENT;
+        };
+        *out = ptr::null_mut();
+        // SAFETY: the caller promises a null or NUL-terminated `bundle_dir`.
+        let dir = match unsafe { str_arg(bundle_dir, "bundle_dir") } {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                set_error("preflight_start: bundle_dir is null");
+                return PREFLIGHT_INVALID_ARGUMENT;
+            }
+            Err(code) => return code,
+        };
+        // SAFETY: the caller promises a null or NUL-terminated `target`.
+        let target = match unsafe { str_arg(target, "target") } {
+            Ok(None) => None,
+            Ok(Some(name)) => match TargetProfile::find(name) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    set_error(e);
+                    return PREFLIGHT_INVALID_ARGUMENT;
+                }
+            },
+            Err(code) => return code,
+        };
+        let options = StartOptions { target, seed, strict: strict != 0, ..Default::default() };
+        LAST_REPORT.with(|r| *r.borrow_mut() = None);
+        match Runtime::start(dir, &options) {
+            Ok(inner) => {
+                *out = Box::into_raw(Box::new(PreflightRuntime { inner }));
+                PREFLIGHT_OK
+            }
+            Err(StartError::Refused { report }) => {
+                set_error(format!(
+                    "{dir}: gate refused to serve: verdict {}",
+                    report.verdict.name()
+                ));
+                LAST_REPORT.with(|r| *r.borrow_mut() = Some(report.to_json()));
+                PREFLIGHT_REFUSED
+            }
+            Err(StartError::Error(e)) => {
+                set_error(e);
+                PREFLIGHT_ERROR
+            }
+        }
+    })
+}
+
+/// The verdict of the start-up self-test: `PREFLIGHT_VERDICT_*`, or -1 for a null runtime.
+///
+/// # Safety
+/// `rt` is null or a pointer from `preflight_start` not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn preflight_verdict(rt: *const PreflightRuntime) -> i32 {
+    // SAFETY: the caller promises `rt` is null or a live runtime from `preflight_start`.
+    guard(|| match unsafe { rt.as_ref() } {
+        None => -1,
+        Some(rt) => match rt.inner.report().verdict {
+            Verdict::Pass => PREFLIGHT_VERDICT_PASS,
+            Verdict::Degraded => PREFLIGHT_VERDICT_DEGRADED,
+            Verdict::Fail => PREFLIGHT_VERDICT_FAIL,
+        },
+    })
+}
+
+/// Runs one frame. `pixels` holds `height` rows of `stride` bytes, each row `width` pixels of
+/// `channels` bytes (1 gray, 3 RGB). Writes up to `capacity` detections, best first, into
+/// `out` and their total count into `*found`; returns `PREFLIGHT_CAPACITY` when there were
+/// more than `capacity`.
+///
+/// # Safety
+/// `rt` comes from `preflight_start`; `pixels` points to `height * stride` readable bytes;
+/// `out` to `capacity` writable detections (may be null when `capacity` is 0); `found` is
+/// valid, and is written on every path (0 unless detections were made).
+#[no_mangle]
+pub unsafe extern "C" fn preflight_infer(
+    rt: *mut PreflightRuntime,
+    pixels: *const u8,
+    width: u32,
+    height: u32,
+    stride: u32,
+    channels: u32,
+    out: *mut PreflightDetection,
+    capacity: usize,
+    found: *mut usize,
+) -> i32 {
+    guard(|| {
+        // SAFETY: the caller promises `found` is null or valid for writes.
+        let Some(found) = (unsafe { found.as_mut() }) else {
+            set_error("preflight_infer: found is null");
+            return PREFLIGHT_INVALID_ARGUMENT;
+        };
+        // Whatever happens next, the caller reads a defined count.
+        *found = 0;
+        // SAFETY: the caller promises `rt` is null or a live runtime from `preflight_start`.
+        let Some(rt) = (unsafe { rt.as_ref() }) else {
+            set_error("preflight_infer: runtime is null");
+            return PREFLIGHT_INVALID_ARGUMENT;
+        };
+        if pixels.is_null() {
+            set_error("preflight_infer: pixels is null");
+            return PREFLIGHT_INVALID_ARGUMENT;
+        }
+        if out.is_null() && capacity > 0 {
+            set_error("preflight_infer: out is null but capacity > 0");
+            return PREFLIGHT_INVALID_ARGUMENT;
+        }
+        let Some((row, len)) = frame_layout(width, height, stride, channels) else {
+            set_error(format!(
+                "preflight_infer: bad frame {width}x{height}, {channels} channels, stride {stride}"
+            ));
+            return PREFLIGHT_INVALID_ARGUMENT;
+        };
+        // SAFETY: `pixels` is not null and the caller promises `height * stride` readable
+        // bytes; `len` is that product, computed without overflow.
+        let data = unsafe { std::slice::from_raw_parts(pixels, len) };
+        let packed: Vec<u8> =
+            data.chunks(stride as usize).flat_map(|r| &r[..row]).copied().collect();
+        let image = if channels == 3 {
+            RgbImage::from_raw(width, height, packed).map(DynamicImage::ImageRgb8)
+        } else {
+            GrayImage::from_raw(width, height, packed).map(DynamicImage::ImageLuma8)
+        };
+        let Some(image) = image else {
+            set_error("preflight_infer: buffer does not match its size");
+            return PREFLIGHT_INVALID_ARGUMENT;
+        };
+        let inference = match rt.inner.infer(&image) {
+            Ok(i) => i,
+            Err(e) => {
+                set_error(e);
+                return PREFLIGHT_ERROR;
+            }
+        };
+        let detections = match inference.prediction {
+            Prediction::Detections { detections, .. } => detections,
+            _ => {
+                set_error("preflight_infer: the bundle is not a detector");
+                return PREFLIGHT_ERROR;
+            }
+        };
+        *found = detections.len();
+        for (i, d) in detections.iter().take(capacity).enumerate() {
+            let [x0, y0, x1, y1] = d.bbox;
+            // SAFETY: `out` is not null here (capacity > 0) and the caller promises
+            // `capacity` writable detections; `i < capacity`.
+            unsafe { out.add(i).write(PreflightDetection { score: d.score, x0, y0, x1, y1 }) };
+        }
+        if detections.len() > capacity {
+            set_error(format!(
+                "{} detections do not fit {capacity}; the best were kept",
+                detections.len()
+            ));
+            return PREFLIGHT_CAPACITY;
+        }
+        PREFLIGHT_OK
+    })
+}
+
+/// The packed row length and the buffer length of a frame, or `None` when the frame is
+/// impossible (no pixels, 0 or 2 or 4+ channels, a stride shorter than a row) or its sizes
+/// overflow `usize` (32-bit targets).
+fn frame_layout(width: u32, height: u32, stride: u32, channels: u32) -> Option<(usize, usize)> {
+    if width == 0 || height == 0 || !(channels == 1 || channels == 3) {
+        return None;
+    }
+    let row = usize::try_from(width).ok()?.checked_mul(channels as usize)?;
+    let stride = usize::try_from(stride).ok()?;
+    if stride < row {
+        return None;
+    }
+    Some((row, stride.checked_mul(usize::try_from(height).ok()?)?))
+}
+
+/// Latency health over the recent window.
+///
+/// # Safety
+/// `rt` comes from `preflight_start`; `out` is valid.
+#[no_mangle]
+pub unsafe extern "C" fn preflight_health(
+    rt: *const PreflightRuntime,
+    out: *mut PreflightHealth,
+) -> i32 {
+    guard(|| {
+        // SAFETY: the caller promises `rt` null or a live runtime, `out` null or writable.
+        let (Some(rt), Some(out)) = (unsafe { rt.as_ref() }, unsafe { out.as_mut() }) else {
+            set_error("preflight_health: null argument");
+            return PREFLIGHT_INVALID_ARGUMENT;
+        };
+        let h = rt.inner.health();
+        *out = PreflightHealth {
+            status: match h.status {
+                HealthStatus::Ok => 0,
+                HealthStatus::OverBudget => 1,
+                HealthStatus::NoData => 2,
+            },
+            samples: h.samples as u32,
+            p50_ms: h.p50_ms,
+            p99_ms: h.p99_ms,
+            budget_ms: h.budget_ms.unwrap_or(-1.0),
+            served: h.served,
+        };
+        PREFLIGHT_OK
+    })
+}
+
+/// The start-up report as JSON (`preflight.report/v1`); free with `preflight_string_free`.
+/// Null for a null runtime.
+///
+/// # Safety
+/// `rt` is null or comes from `preflight_start`.
+#[no_mangle]
+pub unsafe extern "C" fn preflight_report_json(rt: *const PreflightRuntime) -> *mut c_char {
+    let mut result = ptr::null_mut();
+    guard(|| {
+        // SAFETY: the caller promises `rt` is null or a live runtime.
+        if let Some(rt) = unsafe { rt.as_ref() } {
+            result = to_c(rt.inner.report().to_json());
+        }
+        PREFLIGHT_OK
+    });
+    result
+}
+
+/// The report of the last refused `preflight_start` on this thread, as JSON; null if none.
+/// Free with `preflight_string_free`.
+#[no_mangle]
+pub extern "C" fn preflight_last_report_json() -> *mut c_char {
+    LAST_REPORT.with(|r| r.borrow().clone()).map_or(ptr::null_mut(), to_c)
+}
+
+/// The message of the last failure on this thread (never null; empty if none). Valid until
+/// the next preflight call on this thread.
+#[no_mangle]
+pub extern "C" fn preflight_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// Frees a runtime (null is fine).
+///
+/// # Safety
+/// `rt` is null or comes from `preflight_start` and is not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn preflight_free(rt: *mut PreflightRuntime) {
+    if !rt.is_null() {
+        // SAFETY: `rt` came from `Box::into_raw` in `preflight_start` and is freed once.
+        drop(unsafe { Box::from_raw(rt) });
+    }
+}
+
+/// Frees a string returned by preflight (null is fine).
+///
+/// # Safety
+/// `s` is null or a string from `preflight_report_json` / `preflight_last_report_json`.
+#[no_mangle]
+pub unsafe extern "C" fn preflight_string_free(s: *mut c_char) {
+    if !s.is_null() {
+        // SAFETY: `s` came from `CString::into_raw` in `to_c` and is freed once.
+        drop(unsafe { CString::from_raw(s) });
+    }
+}
+
+fn to_c(s: String) -> *mut c_char {
+    CString::new(s.replace('\0', " ")).map_or(ptr::null_mut(), CString::into_raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_sizes_are_checked() {
+        assert_eq!(frame_layout(4, 2, 12, 3), Some((12, 24)));
+        assert_eq!(frame_layout(4, 2, 16, 1), Some((4, 32)));
+        assert_eq!(frame_layout(0, 2, 12, 3), None, "no pixels");
+        assert_eq!(frame_layout(4, 0, 12, 3), None, "no rows");
+        assert_eq!(frame_layout(4, 2, 11, 3), None, "stride shorter than a row");
+        assert_eq!(frame_layout(4, 2, 12, 2), None, "two channels");
+        // A row of u32::MAX RGB pixels is longer than any u32 stride.
+        assert_eq!(frame_layout(u32::MAX, 1, u32::MAX, 3), None);
+        if usize::BITS == 32 {
+            // stride * height wraps on 32-bit targets (armv7): refused, not truncated.
+            assert_eq!(frame_layout(1 << 16, 1 << 16, 1 << 16, 1), None);
+        }
+    }
+}

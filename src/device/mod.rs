@@ -1,0 +1,16 @@
+//! The device layer: what firmware embeds.
+//!
+//! runtime (the startup gate: open, self-test, serve or refuse; recheck while serving) →
+//! health (latency over a fixed window while serving) → display (the status screen, feature
+//! `display`) and capi (the C API, feature `capi`). This layer may use [`crate::model`] and
+//! [`crate::suite`]; nothing imports it.
+
+#[cfg(feature = "capi")]
+pub mod capi;
+#[cfg(feature = "display")]
+pub mod display;
+pub mod health;
+pub mod runtime;
+
+pub use health::{Health, HealthMonitor, HealthStatus};
+pub use runtime::{Runtime, Served, StartError, StartOptions};

@@ -1,0 +1,235 @@
+//! The startup gate: open the bundle, run its suite on this hardware, and serve only when the
+//! verdict allows. This is what firmware embeds.
+
+use std::path::{Path, PathBuf};
+
+use image::DynamicImage;
+
+use super::health::{Health, HealthMonitor};
+use crate::error::{Error, Result};
+use crate::model::bundle::{Bundle, MANIFEST_FILE};
+use crate::model::decode::{DecodeOptions, Detection, Prediction};
+use crate::model::manifest::Tier;
+use crate::model::preprocess::load_image;
+use crate::model::{Inference, Model};
+use crate::suite::gate::Verdict;
+use crate::suite::report::{Report, Started};
+use crate::suite::run::{run_checks, RunContext};
+use crate::suite::spec::{CheckKind, Stat, Suite};
+use crate::target::TargetProfile;
+
+/// How to run the self-test.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Hardware profile; per-target thresholds use its name.
+    pub target: Option<TargetProfile>,
+    /// Seed for perturbations (reports with the same seed are comparable).
+    pub seed: u64,
+    /// A suite to run instead of the bundle's own.
+    pub suite: Option<PathBuf>,
+    /// Which of the bundle's suites to run (default: the boot suite).
+    pub tier: Tier,
+    /// Threads for the suite's inputs (default: the target profile's `jobs`, else one per
+    /// core). Timed checks always run alone.
+    pub jobs: Option<usize>,
+    /// Treat a degraded verdict as failed.
+    pub strict: bool,
+}
+
+impl StartOptions {
+    fn context(&self, cold_start: Option<std::time::Duration>, started: &Started) -> RunContext {
+        RunContext {
+            target: self.target.clone(),
+            seed: self.seed,
+            cold_start,
+            jobs: self.jobs.or(self.target.as_ref().and_then(|t| t.jobs)).unwrap_or(0),
+            started: Some(started.instant()),
+            latency_stall: None,
+        }
+    }
+}
+
+/// Why [`Runtime::start`] did not return a serving runtime.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The suite ran and the gate refused; the report says why.
+    #[error("the {} gate refused to serve: verdict {}", report.bundle.name, report.verdict.name())]
+    Refused {
+        /// The full report.
+        report: Box<Report>,
+    },
+    /// The self-test could not run at all.
+    #[error(transparent)]
+    Error(#[from] Error),
+}
+
+/// A model that has passed its self-test on this hardware, and keeps watching itself while it
+/// serves. `Send + Sync`: serve from several threads.
+#[derive(Debug)]
+pub struct Runtime {
+    model: Model,
+    report: Report,
+    suite: Suite,
+    options: StartOptions,
+    health: HealthMonitor,
+}
+
+/// What [`Runtime::infer_into`] served.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Served {
+    /// Results written into the caller's buffer.
+    pub stored: usize,
+    /// End-to-end latency of this inference.
+    pub latency: std::time::Duration,
+}
+
+impl Runtime {
+    /// Opens the bundle in `dir`, runs its suite and returns a runtime that may serve, or the
+    /// report of why it may not.
+    pub fn start(
+        dir: impl AsRef<Path>,
+        options: &StartOptions,
+    ) -> std::result::Result<Runtime, StartError> {
+        let (model, suite, report) = run(dir.as_ref(), options, &mut |_, _, _| {})?;
+        if report.serving_allowed {
+            if report.verdict != Verdict::Pass {
+                log::warn!(
+                    "{}: serving with verdict {}",
+                    report.bundle.name,
+                    report.verdict.name()
+                );
+            }
+            let health = HealthMonitor::new(p99_budget(&suite, options));
+            Ok(Runtime { model, report, suite, options: options.clone(), health })
+        } else {
+            Err(StartError::Refused { report: Box::new(report) })
+        }
+    }
+
+    /// The self-test report.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// The loaded model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Runs one image end to end and records its latency for [`Runtime::health`].
+    pub fn infer(&self, image: &DynamicImage) -> Result<Inference> {
+        let inference = self.model.infer(image, DecodeOptions::default())?;
+        self.health.record(inference.elapsed);
+        Ok(inference)
+    }
+
+    /// Runs one image and writes its detections, best first, into a fixed-capacity buffer
+    /// (cleared first). When there are more than `N`, the best `N` are kept and
+    /// [`Error::Capacity`] reports how many there were: never a silent truncation.
+    pub fn infer_into<const N: usize>(
+        &self,
+        image: &DynamicImage,
+        out: &mut heapless::Vec<Detection, N>,
+    ) -> Result<Served> {
+        out.clear();
+        let inference = self.infer(image)?;
+        let Prediction::Detections { detections, .. } = inference.prediction else {
+            return Err(Error::inference(
+                self.model.engine().model_path(),
+                "infer_into needs a detection bundle",
+            ));
+        };
+        let found = detections.len();
+        for d in detections {
+            if out.push(d).is_err() {
+                return Err(Error::Capacity { capacity: N, found });
+            }
+        }
+        Ok(Served { stored: found, latency: inference.elapsed })
+    }
+
+    /// Latency health over the last [`HEALTH_WINDOW`](super::health::HEALTH_WINDOW) inferences.
+    pub fn health(&self) -> Health {
+        self.health.health()
+    }
+
+    /// The monitor itself, e.g. to record latencies of frames timed elsewhere.
+    pub fn health_monitor(&self) -> &HealthMonitor {
+        &self.health
+    }
+
+    /// Re-runs the checks the suite lists under `recheck` (say, parity on three cases) on the
+    /// loaded model, without reloading it, and returns their report.
+    pub fn recheck(&self) -> Report {
+        let started = Started::now();
+        let subset = self.suite.recheck_subset();
+        let ctx = self.options.context(None, &started);
+        let results = run_checks(&self.model, &subset, &ctx, &mut |_, _, _| {});
+        Report::new(&self.model, &subset, &ctx, self.options.strict, results, &started)
+    }
+}
+
+/// The p99 budget of the suite's first p99 latency check, for this target.
+fn p99_budget(suite: &Suite, options: &StartOptions) -> Option<f32> {
+    let target = options.target.as_ref().map(|t| t.name.as_str());
+    suite.checks.iter().find_map(|c| match &c.kind {
+        CheckKind::Latency(l) if l.stat == Stat::P99 => Some(l.threshold.for_target(target) as f32),
+        _ => None,
+    })
+}
+
+/// Opens the bundle, times the cold start, runs the suite and builds the report, whatever the
+/// verdict. `progress(done, total, check)` is called before each check.
+pub fn check(
+    dir: &Path,
+    options: &StartOptions,
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<(Model, Report)> {
+    run(dir, options, progress).map(|(model, _, report)| (model, report))
+}
+
+fn run(
+    dir: &Path,
+    options: &StartOptions,
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<(Model, Suite, Report)> {
+    let started = Started::now();
+    let bundle = Bundle::open(dir)?;
+    let suite = match (&options.suite, bundle.tier_path(options.tier)) {
+        (Some(p), _) => Suite::load(p)?,
+        (None, Some(p)) => Suite::load(&p)?,
+        // Without a suite of its own, the re-check is the boot suite's `recheck` subset.
+        (None, None) if options.tier == Tier::Recheck && bundle.suite_path().is_some() => {
+            let boot = bundle.suite_path().expect("checked above");
+            Suite::load(&boot)?.recheck_subset()
+        }
+        (None, None) => {
+            let (key, message) = match options.tier {
+                Tier::Boot => {
+                    ("suites.boot", "the bundle has no suite; give one with --suite".to_string())
+                }
+                tier => (
+                    "suites",
+                    format!(
+                        "the bundle names no {} suite (`[suites] {}`)",
+                        tier.name(),
+                        tier.name()
+                    ),
+                ),
+            };
+            return Err(Error::config(dir.join(MANIFEST_FILE), key, message));
+        }
+    };
+    let model = Model::from_bundle(bundle)?;
+    // Cold start: from nothing loaded to the first result, on the first case.
+    let first = suite.cases.first().map(|c| load_image(&c.path)).transpose()?;
+    if let Some(img) = &first {
+        model.infer(img, DecodeOptions::default())?;
+    }
+    let cold_start = first.is_some().then(|| started.elapsed());
+
+    let ctx = options.context(cold_start, &started);
+    let results = run_checks(&model, &suite, &ctx, progress);
+    let report = Report::new(&model, &suite, &ctx, options.strict, results, &started);
+    Ok((model, suite, report))
+}

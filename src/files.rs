@@ -1,0 +1,132 @@
+//! The crate's file helpers, at the bottom of every layer: reading and parsing TOML with key
+//! paths in errors, resolving paths inside a directory without escaping it, sha256, and
+//! atomic writes.
+
+use std::io::Write as _;
+use std::path::{Component, Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Lower-case hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a UTF-8 text file.
+pub(crate) fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+}
+
+/// Parses TOML into `T`, naming the offending key path on error.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
+    let de = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        // toml's message repeats the source snippet over several lines; keep the reason.
+        let message = inner.message().to_string();
+        let key = if key == "." { "(top level)".to_string() } else { key };
+        Error::config(path, key, message)
+    })
+}
+
+/// Joins `rel` to `dir`, refusing absolute paths, `..` and symlinks that escape `dir`.
+pub(crate) fn resolve(dir: &Path, file: &Path, key: &str, rel: &str) -> Result<PathBuf> {
+    let candidate = Path::new(rel);
+    let escapes =
+        candidate.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+    if rel.is_empty() || escapes {
+        return Err(Error::config(file, key, format!("path {rel:?} leaves the bundle directory")));
+    }
+    let joined = dir.join(candidate);
+    if let (Ok(real), Ok(root)) = (joined.canonicalize(), dir.canonicalize()) {
+        if !real.starts_with(&root) {
+            return Err(Error::config(
+                file,
+                key,
+                format!("path {rel:?} resolves outside the bundle directory"),
+            ));
+        }
+    }
+    Ok(joined)
+}
+
+/// Writes `bytes` to `path` through a temp file in the same directory and a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_refuses_escapes() {
+        let dir = Path::new(".");
+        let file = Path::new("bundle.toml");
+        assert!(resolve(dir, file, "k", "../x").is_err());
+        assert!(resolve(dir, file, "k", "/etc/passwd").is_err());
+        assert!(resolve(dir, file, "k", "a/../../x").is_err());
+        assert!(resolve(dir, file, "k", "").is_err());
+        assert!(resolve(dir, file, "k", "a/b.onnx").is_ok());
+    }
+
+    #[test]
+    fn parse_error_names_key_path() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Outer {
+            input: Inner,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Inner {
+            shape: Vec<usize>,
+        }
+        let err = parse_toml::<Outer>(Path::new("b.toml"), "[input]\nshape = [1, -2]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("b.toml: input.shape[1]:"), "{err}");
+        let err = parse_toml::<Outer>(Path::new("b.toml"), "[input]\nshape = []\nfoo = 1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("input") && err.contains("unknown field `foo`"), "{err}");
+    }
+
+    #[test]
+    fn sha256_of_empty_input() {
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.json");
+        write_atomically(&p, b"first").unwrap();
+        write_atomically(&p, b"second").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"second");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+        assert!(write_atomically(&dir.path().join("no/such/dir/r.json"), b"x").is_err());
+    }
+}

@@ -1,0 +1,112 @@
+//! A bundle made ready to serve: verified bundle, optimized engine and decoder, composed into
+//! one image → prediction call.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use image::DynamicImage;
+
+use super::bundle::Bundle;
+use super::decode::{DecodeOptions, Decoder, Prediction};
+use super::engine::{Engine, Outputs};
+use super::preprocess::{self, InputTensor, Transform};
+use crate::error::{Error, Result};
+
+/// An opened bundle with its model loaded and optimized.
+#[derive(Debug, Clone)]
+pub struct Model {
+    bundle: Bundle,
+    engine: Engine,
+    decoder: Decoder,
+}
+
+/// The result of one inference.
+#[derive(Debug, Clone)]
+pub struct Inference {
+    /// The decoded result.
+    pub prediction: Prediction,
+    /// The raw outputs the prediction was decoded from.
+    pub outputs: Outputs,
+    /// End to end: preprocessing, plan run and decoding.
+    pub elapsed: Duration,
+}
+
+impl Model {
+    /// Opens the bundle in `dir` and builds its model.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Model> {
+        Model::from_bundle(Bundle::open(dir)?)
+    }
+
+    /// Builds the model of an already opened bundle.
+    pub fn from_bundle(bundle: Bundle) -> Result<Model> {
+        let engine = Engine::load(&bundle)?;
+        let decoder = Decoder::new(&bundle, &engine)?;
+        Ok(Model { bundle, engine, decoder })
+    }
+
+    /// The bundle this model came from.
+    pub fn bundle(&self) -> &Bundle {
+        &self.bundle
+    }
+
+    /// The tract engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Preprocesses `image` into the model's input tensor.
+    pub fn prepare(&self, image: &DynamicImage) -> (InputTensor, Transform) {
+        preprocess::preprocess(image, &self.bundle.manifest().input)
+    }
+
+    /// Preprocesses and runs `image`, without decoding: the raw outputs and the transform
+    /// needed to decode them later, at any threshold.
+    pub fn run_raw(&self, image: &DynamicImage) -> Result<(Outputs, Transform)> {
+        let (tensor, transform) = self.prepare(image);
+        Ok((self.engine.run(&tensor)?, transform))
+    }
+
+    /// Runs an image already brought to the input size (by [`preprocess::resize`]),
+    /// keeping the `transform` of that resize so results map back to the original image.
+    /// Behaviour checks perturb images at this point, as ImageNet-C corrupts images at the
+    /// model's input resolution.
+    pub fn run_resized(
+        &self,
+        resized: &image::RgbImage,
+        transform: Transform,
+    ) -> Result<(Outputs, Transform)> {
+        let tensor = preprocess::to_tensor(resized, &self.bundle.manifest().input, &transform);
+        Ok((self.engine.run(&tensor)?, transform))
+    }
+
+    /// Brings an image to the input size per the manifest (the first half of preprocessing).
+    pub fn resize(&self, image: &DynamicImage) -> (image::RgbImage, Transform) {
+        preprocess::resize(&image.to_rgb8(), &self.bundle.manifest().input)
+    }
+
+    /// Decodes outputs of [`Model::run_raw`].
+    pub fn decode(
+        &self,
+        outputs: &Outputs,
+        transform: &Transform,
+        options: DecodeOptions,
+    ) -> Result<Prediction> {
+        self.decoder
+            .decode(outputs, transform, options)
+            .map_err(|m| Error::inference(self.engine.model_path(), m))
+    }
+
+    /// Runs an image end to end.
+    pub fn infer(&self, image: &DynamicImage, options: DecodeOptions) -> Result<Inference> {
+        let start = Instant::now();
+        let (outputs, transform) = self.run_raw(image)?;
+        let prediction = self.decode(&outputs, &transform, options)?;
+        Ok(Inference { prediction, outputs, elapsed: start.elapsed() })
+    }
+
+    /// Reads an image file and runs it end to end.
+    pub fn infer_path(&self, path: &Path, options: DecodeOptions) -> Result<Inference> {
+        let image = preprocess::load_image(path)?;
+        self.infer(&image, options)
+    }
+}

@@ -1,0 +1,403 @@
+//! `bundle.toml`: the manifest's schema as a person writes it (validated by `validate.rs`).
+
+use serde::{Deserialize, Serialize};
+
+/// `bundle.toml`, as written by a person.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Short bundle name, used in reports.
+    pub name: String,
+    /// Bundle version (free text, usually semver).
+    pub version: String,
+    /// One sentence on what the model does.
+    #[serde(default)]
+    pub description: String,
+    /// The model file.
+    pub model: ModelSpec,
+    /// How an image becomes the model's input tensor.
+    pub input: InputSpec,
+    /// How the model's outputs become results.
+    pub output: OutputSpec,
+    /// The boot suite, the older way to name it (`[suites] boot` is the same).
+    #[serde(default)]
+    pub suite: Option<SuiteRef>,
+    /// The behaviour suites that ship with the bundle, by purpose.
+    #[serde(default)]
+    pub suites: Option<Suites>,
+}
+
+/// `[model]`: the ONNX file and its expected hash.
+///
+/// The file sits either in the bundle (`path`) or, for models that are fetched rather than
+/// committed, in the model cache (`cache`, relative to [`model_cache_dir`](super::bundle::model_cache_dir)). Exactly one of the
+/// two is given; the sha256 is checked either way.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Path relative to the bundle directory.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Path relative to the model cache directory.
+    #[serde(default)]
+    pub cache: Option<String>,
+    /// The command that fills the cache, quoted in the error when the file is missing.
+    #[serde(default)]
+    pub fetch: Option<String>,
+    /// Lower-case hex sha256 of the file; checked on open.
+    pub sha256: String,
+}
+
+/// What a suite is for: each bundle names its suites by purpose in `[suites]`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantNames,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum Tier {
+    /// The gate at start-up: short, strict where it matters (the default).
+    #[default]
+    Boot,
+    /// The full on-hardware acceptance test: every corruption on every case.
+    Acceptance,
+    /// The periodic re-check while serving (default: the boot suite's `recheck` checks).
+    Recheck,
+    /// Decisions and parity only, sized for an emulator (CI's qemu runs).
+    Emulated,
+}
+
+impl Tier {
+    /// The name used in `[suites]` and on the command line.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// `[suites]`: the bundle's suites by purpose, paths relative to the bundle directory.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suites {
+    /// The start-up gate.
+    #[serde(default)]
+    pub boot: Option<String>,
+    /// The full acceptance test.
+    #[serde(default)]
+    pub acceptance: Option<String>,
+    /// The periodic re-check.
+    #[serde(default)]
+    pub recheck: Option<String>,
+    /// The emulator-sized suite.
+    #[serde(default)]
+    pub emulated: Option<String>,
+}
+
+impl Manifest {
+    /// The path (relative to the bundle) of the suite for `tier`, if the bundle names one.
+    pub fn suite_for(&self, tier: Tier) -> Option<&str> {
+        let suites = self.suites.as_ref();
+        match tier {
+            Tier::Boot => suites
+                .and_then(|s| s.boot.as_deref())
+                .or(self.suite.as_ref().map(|s| s.path.as_str())),
+            Tier::Acceptance => suites.and_then(|s| s.acceptance.as_deref()),
+            Tier::Recheck => suites.and_then(|s| s.recheck.as_deref()),
+            Tier::Emulated => suites.and_then(|s| s.emulated.as_deref()),
+        }
+    }
+}
+
+/// `[suite]`: where the bundle's boot suite lives (older form of `[suites] boot`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteRef {
+    /// Path relative to the bundle directory.
+    pub path: String,
+}
+
+/// Memory layout of the input tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// Batch, channels, height, width.
+    Nchw,
+    /// Batch, height, width, channels.
+    Nhwc,
+}
+
+/// Channel order the model was trained on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorOrder {
+    /// Red, green, blue.
+    Rgb,
+    /// Blue, green, red (OpenCV-trained models).
+    Bgr,
+    /// One luminance channel.
+    Gray,
+}
+
+impl ColorOrder {
+    /// Number of channels in the tensor.
+    pub fn channels(self) -> usize {
+        match self {
+            ColorOrder::Gray => 1,
+            ColorOrder::Rgb | ColorOrder::Bgr => 3,
+        }
+    }
+}
+
+/// How an image of any size is brought to the model's input size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResizeMode {
+    /// Scale each axis independently; aspect ratio is not kept.
+    Stretch,
+    /// Keep aspect, fit inside, pad the rest with `pad` (centred).
+    Letterbox,
+    /// Keep aspect, fill the input, crop the overflow (centred).
+    CenterCrop,
+    /// Scale so the longer side is the shape's larger spatial size, then round each side to
+    /// the nearest multiple of `multiple`: the input size is chosen per image (text detectors).
+    FitLongerSide,
+    /// Scale to the shape's height keeping aspect and pad on the right to its width (text
+    /// lines). Wider lines are squeezed to the width, or, with `max_width`, widen the input in
+    /// steps of `multiple` up to `max_width`.
+    PadRight,
+}
+
+/// `[input]`: the model input and the preprocessing that produces it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Input tensor name in the model.
+    pub name: String,
+    /// Full tensor shape, batch first (batch must be 1).
+    pub shape: Vec<usize>,
+    /// `nchw` or `nhwc`.
+    pub layout: Layout,
+    /// `rgb`, `bgr` or `gray`.
+    pub color: ColorOrder,
+    /// `stretch`, `letterbox`, `center-crop`, `fit-longer-side` or `pad-right` (see
+    /// [`ResizeMode`]).
+    pub resize: ResizeMode,
+    /// Multiplier applied to 0..255 pixel values before `mean`/`std`.
+    pub scale: f32,
+    /// Per-channel mean subtracted after scaling (in tensor channel order).
+    pub mean: Vec<f32>,
+    /// Per-channel divisor applied after the mean (in tensor channel order).
+    pub std: Vec<f32>,
+    /// Pixel value (0..255, fractions allowed) of padding: `127.5` with mean 0.5 and std 0.5
+    /// pads with tensor zeros, as PaddleOCR does.
+    #[serde(default)]
+    pub pad: f32,
+    /// Sizes chosen per image are multiples of this (`fit-longer-side`, `pad-right` with
+    /// `max_width`).
+    #[serde(default = "default_multiple")]
+    pub multiple: usize,
+    /// `pad-right`: lines wider than the shape's width widen the input up to this width
+    /// instead of being squeezed.
+    #[serde(default)]
+    pub max_width: Option<usize>,
+}
+
+fn default_multiple() -> usize {
+    32
+}
+
+impl InputSpec {
+    /// Height and width of the shape in the manifest (for per-image sizes: the largest
+    /// `fit-longer-side` input, or the base `pad-right` input).
+    pub fn size(&self) -> (usize, usize) {
+        match self.layout {
+            Layout::Nchw => (self.shape[2], self.shape[3]),
+            Layout::Nhwc => (self.shape[1], self.shape[2]),
+        }
+    }
+
+    /// True when the input's height or width is chosen per image.
+    pub fn size_varies(&self) -> bool {
+        match self.resize {
+            ResizeMode::FitLongerSide => true,
+            ResizeMode::PadRight => self.max_width.is_some(),
+            _ => false,
+        }
+    }
+
+    /// The full tensor shape for an input of `h`×`w` pixels.
+    pub fn shape_for(&self, h: usize, w: usize) -> Vec<usize> {
+        let c = self.color.channels();
+        match self.layout {
+            Layout::Nchw => vec![1, c, h, w],
+            Layout::Nhwc => vec![1, h, w, c],
+        }
+    }
+}
+
+/// Activation turning raw outputs into scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// Exponentials normalised to sum to one.
+    Softmax,
+    /// Independent logistic per value.
+    Sigmoid,
+    /// Outputs are already scores.
+    None,
+}
+
+/// `[output]`: which decoder turns the model's outputs into results.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum OutputSpec {
+    /// One score per class.
+    Classification(ClassificationSpec),
+    /// Anchor-based single-shot detector (SSD / BlazeFace family).
+    Detection(DetectionSpec),
+    /// A per-pixel probability map (DBNet text detectors) → one box per region.
+    Segmentation(SegmentationSpec),
+    /// Per-timestep class scores decoded greedily as CTC (text recognisers) → a string.
+    Ctc(CtcSpec),
+    /// No decoding; outputs are reported as tensors.
+    Raw,
+}
+
+/// Decoder parameters for `kind = "classification"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassificationSpec {
+    /// Output tensor holding the class scores; the first output when absent.
+    #[serde(default)]
+    pub output: Option<String>,
+    /// Labels file (one label per line), relative to the bundle.
+    #[serde(default)]
+    pub labels: Option<String>,
+    /// Activation applied to the raw scores.
+    pub activation: Activation,
+    /// How many classes to report.
+    #[serde(default = "default_top_k")]
+    pub top_k: usize,
+}
+
+fn default_top_k() -> usize {
+    5
+}
+
+/// How box regressors are encoded relative to their anchor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BoxCoding {
+    /// `dx, dy, w, h` (then keypoint `x, y` pairs) in input pixels, offsets from the anchor
+    /// centre; anchors have a fixed unit size (MediaPipe's `fixed_anchor_size`).
+    CenterPixels,
+}
+
+/// Decoder parameters for `kind = "detection"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionSpec {
+    /// Score outputs, one per anchor layer, each `[1, anchors, 1]`.
+    pub scores: Vec<String>,
+    /// Regressor outputs, one per anchor layer, each `[1, anchors, 4 + 2 * keypoints]`.
+    pub boxes: Vec<String>,
+    /// Feature-map stride of each anchor layer, in input pixels.
+    pub strides: Vec<usize>,
+    /// Anchors per feature-map cell for each layer.
+    pub anchors_per_cell: Vec<usize>,
+    /// Keypoints regressed per box.
+    #[serde(default)]
+    pub keypoints: usize,
+    /// Encoding of the regressors.
+    #[serde(default = "default_box_coding")]
+    pub box_coding: BoxCoding,
+    /// Logits are clamped to ±this before the sigmoid (raw logits reach ±2700).
+    #[serde(default = "default_logit_clamp")]
+    pub logit_clamp: f32,
+    /// Minimum score of a reported detection.
+    #[serde(default = "default_score_threshold")]
+    pub score_threshold: f32,
+    /// Boxes overlapping a better one by more than this IoU are suppressed.
+    #[serde(default = "default_iou_threshold")]
+    pub iou_threshold: f32,
+    /// At most this many detections per image, best first.
+    #[serde(default = "default_max_detections")]
+    pub max_detections: usize,
+}
+
+/// Decoder parameters for `kind = "segmentation"`: binarise the map, one box per connected
+/// region, scored, unclipped and mapped back to the image (DBNet's post-processing with
+/// axis-aligned boxes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentationSpec {
+    /// Output holding the `[1, 1, H, W]` probability map; the first output when absent.
+    #[serde(default)]
+    pub output: Option<String>,
+    /// Map values above this are foreground.
+    pub threshold: f32,
+    /// Regions whose mean probability is below this are dropped.
+    pub box_threshold: f32,
+    /// Each box grows by `area × unclip_ratio / perimeter` on every side (DBNet shrinks
+    /// regions during training; this undoes it).
+    pub unclip_ratio: f32,
+    /// Regions whose shorter side is below this many map pixels are dropped.
+    #[serde(default = "default_min_size")]
+    pub min_size: f32,
+    /// Dilate the binary map by one pixel right and down before labelling (rapidocr's
+    /// `use_dilation`), joining characters split by a one-pixel gap.
+    #[serde(default)]
+    pub dilate: bool,
+    /// At most this many regions per image, best first.
+    #[serde(default = "default_max_detections")]
+    pub max_regions: usize,
+}
+
+fn default_min_size() -> f32 {
+    3.0
+}
+
+/// Decoder parameters for `kind = "ctc"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtcSpec {
+    /// Output holding `[1, T, classes]` scores; the first output when absent.
+    #[serde(default)]
+    pub output: Option<String>,
+    /// Dictionary file (one character per line), relative to the bundle.
+    #[serde(default)]
+    pub dictionary: Option<String>,
+    /// Or: the model's ONNX metadata key holding the dictionary, one character per line.
+    #[serde(default)]
+    pub dictionary_metadata: Option<String>,
+    /// Append a space as the last character (PaddleOCR's `use_space_char`).
+    #[serde(default)]
+    pub space: bool,
+    /// Index of the CTC blank; the dictionary's characters take the other indices in order.
+    #[serde(default)]
+    pub blank: usize,
+}
+
+fn default_box_coding() -> BoxCoding {
+    BoxCoding::CenterPixels
+}
+fn default_logit_clamp() -> f32 {
+    100.0
+}
+fn default_score_threshold() -> f32 {
+    0.5
+}
+fn default_iou_threshold() -> f32 {
+    0.3
+}
+fn default_max_detections() -> usize {
+    100
+}

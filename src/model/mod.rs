@@ -1,0 +1,20 @@
+//! The model layer: a bundle on disk becomes answers for one image.
+//!
+//! bundle (manifest, verified model file) → fix-ups → engine (tract plan) → preprocess →
+//! infer → decode. [`Model`] composes these steps. This layer knows nothing of suites or
+//! devices: it imports neither the `suite` layer nor the `device` layer.
+
+pub mod bundle;
+pub mod decode;
+pub mod engine;
+pub mod fixup;
+mod infer;
+pub mod manifest;
+pub mod preprocess;
+pub mod timing;
+mod validate;
+
+pub use bundle::Bundle;
+pub use decode::{ClassScore, DecodeOptions, Detection, Prediction};
+pub use infer::{Inference, Model};
+pub use manifest::Manifest;

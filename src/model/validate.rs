@@ -1,0 +1,144 @@
+//! Validation of `bundle.toml`: every value checked before anything is loaded, each error
+//! naming its key.
+
+use std::path::Path;
+
+use super::manifest::*;
+use crate::error::{Error, Result};
+
+/// Refuses a manifest with an impossible value, naming the key.
+pub(crate) fn validate(path: &Path, m: &Manifest) -> Result<()> {
+    let bad = |key: &str, msg: String| Err(Error::config(path, key, msg));
+    if m.suite.is_some() && m.suites.as_ref().is_some_and(|s| s.boot.is_some()) {
+        return bad(
+            "suites.boot",
+            "the boot suite is named twice: keep `[suites] boot`, drop `[suite]`".into(),
+        );
+    }
+    let sha = &m.model.sha256;
+    if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        return bad("model.sha256", format!("expected 64 hex digits, got {sha:?}"));
+    }
+    let input = &m.input;
+    if input.shape.len() != 4 {
+        return bad("input.shape", format!("expected 4 dimensions, got {:?}", input.shape));
+    }
+    if input.shape[0] != 1 {
+        return bad("input.shape", format!("batch must be 1, got {}", input.shape[0]));
+    }
+    if input.shape.contains(&0) {
+        return bad("input.shape", format!("dimensions must be positive, got {:?}", input.shape));
+    }
+    let channels = match input.layout {
+        Layout::Nchw => input.shape[1],
+        Layout::Nhwc => input.shape[3],
+    };
+    if channels != input.color.channels() {
+        return bad(
+            "input.shape",
+            format!(
+                "{channels} channels, but color {:?} has {}",
+                input.color,
+                input.color.channels()
+            ),
+        );
+    }
+    if !(input.scale.is_finite() && input.scale > 0.0) {
+        return bad("input.scale", format!("must be a positive number, got {}", input.scale));
+    }
+    for (key, v) in [("input.mean", &input.mean), ("input.std", &input.std)] {
+        if v.len() != channels {
+            return bad(key, format!("expected {channels} values, got {}", v.len()));
+        }
+        if v.iter().any(|x| !x.is_finite()) {
+            return bad(key, "values must be finite".into());
+        }
+    }
+    if input.std.contains(&0.0) {
+        return bad("input.std", "values must be non-zero".into());
+    }
+    if !(0.0..=255.0).contains(&input.pad) {
+        return bad("input.pad", format!("must be within 0..=255, got {}", input.pad));
+    }
+    if input.multiple == 0 {
+        return bad("input.multiple", "must be at least 1".into());
+    }
+    if let Some(max) = input.max_width {
+        if input.resize != ResizeMode::PadRight {
+            return bad("input.max_width", "only applies to resize = \"pad-right\"".into());
+        }
+        if max < input.size().1 {
+            return bad(
+                "input.max_width",
+                format!("{max} is below the shape's width {}", input.size().1),
+            );
+        }
+    }
+    match &m.output {
+        OutputSpec::Classification(c) => {
+            if c.top_k == 0 {
+                return bad("output.top_k", "must be at least 1".into());
+            }
+        }
+        OutputSpec::Detection(d) => {
+            let layers = d.scores.len();
+            if layers == 0 {
+                return bad("output.scores", "at least one anchor layer is needed".into());
+            }
+            for (key, n) in [
+                ("output.boxes", d.boxes.len()),
+                ("output.strides", d.strides.len()),
+                ("output.anchors_per_cell", d.anchors_per_cell.len()),
+            ] {
+                if n != layers {
+                    return bad(key, format!("{n} entries, but output.scores has {layers}"));
+                }
+            }
+            if d.strides.contains(&0) || d.anchors_per_cell.contains(&0) {
+                return bad(
+                    "output.strides",
+                    "strides and anchors per cell must be positive".into(),
+                );
+            }
+            for (key, v) in [
+                ("output.score_threshold", d.score_threshold),
+                ("output.iou_threshold", d.iou_threshold),
+            ] {
+                if !(0.0..=1.0).contains(&v) {
+                    return bad(key, format!("must be within 0..=1, got {v}"));
+                }
+            }
+            if !(d.logit_clamp.is_finite() && d.logit_clamp > 0.0) {
+                return bad(
+                    "output.logit_clamp",
+                    format!("must be positive, got {}", d.logit_clamp),
+                );
+            }
+        }
+        OutputSpec::Segmentation(g) => {
+            for (key, v) in
+                [("output.threshold", g.threshold), ("output.box_threshold", g.box_threshold)]
+            {
+                if !(0.0..=1.0).contains(&v) {
+                    return bad(key, format!("must be within 0..=1, got {v}"));
+                }
+            }
+            if !(g.unclip_ratio.is_finite() && g.unclip_ratio >= 0.0) {
+                return bad("output.unclip_ratio", format!("must be ≥ 0, got {}", g.unclip_ratio));
+            }
+            if !(g.min_size.is_finite() && g.min_size >= 0.0) {
+                return bad("output.min_size", format!("must be ≥ 0, got {}", g.min_size));
+            }
+        }
+        OutputSpec::Ctc(c) => {
+            if c.dictionary.is_some() == c.dictionary_metadata.is_some() {
+                return bad(
+                    "output",
+                    "give exactly one of `dictionary` (a file) and `dictionary_metadata`".into(),
+                );
+            }
+        }
+        OutputSpec::Raw => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! `parity`: the model's raw outputs on named cases against a golden file recorded elsewhere
+//! (another architecture, or onnxruntime), within a named tolerance.
+
+use super::{status, Checked, Outcome};
+use crate::files::resolve;
+use crate::suite::golden::{compare, per_output_max, Golden};
+use crate::suite::run::Runner;
+use crate::suite::spec::ParitySpec;
+
+impl Runner<'_> {
+    pub(crate) fn parity(&mut self, a: &ParitySpec) -> Checked {
+        let dir = self.suite.path.parent().unwrap_or(std::path::Path::new("."));
+        let path = resolve(dir, &self.suite.path, "golden", &a.golden)?;
+        let golden = Golden::load(&path)?;
+        if golden.model_sha256 != self.model.bundle().model_sha256() {
+            return Err(format!(
+                "{} was recorded for model {}, this bundle's is {}",
+                path.display(),
+                golden.model_sha256,
+                self.model.bundle().model_sha256()
+            )
+            .into());
+        }
+        let (atol, rtol, outlier_ratio) = a.tolerance.limits();
+        let mut diffs = Vec::new();
+        let mut failures = Vec::new();
+        let (mut outliers, mut count) = (0usize, 0usize);
+        for id in &a.cases {
+            let case =
+                self.suite.case(id).cloned().ok_or_else(|| format!("no case with id {id}"))?;
+            let gold = golden
+                .cases
+                .iter()
+                .find(|c| &c.id == id)
+                .ok_or_else(|| format!("{} has no outputs for case {id}", path.display()))?;
+            let raw = self.clean_raw(&case).map_err(|e| format!("case {id}: {e}"))?;
+            let mut case_bad = false;
+            for g in &gold.outputs {
+                let t = raw.get(&g.name).ok_or_else(|| {
+                    format!("model has no output {:?} recorded in the golden file", g.name)
+                })?;
+                if t.shape != g.shape {
+                    return Err(format!(
+                        "output {} has shape {:?}, golden {:?}",
+                        g.name, t.shape, g.shape
+                    )
+                    .into());
+                }
+                let d = compare(&g.data, &t.data, a.tolerance);
+                outliers += d.outliers;
+                count += d.count;
+                case_bad |= d.outliers > 0;
+                diffs.push((g.name.clone(), d));
+            }
+            if case_bad {
+                failures.push(id.clone());
+            }
+        }
+        let per_output = per_output_max(&diffs);
+        let max = per_output.values().copied().fold(0.0f32, f32::max) as f64;
+        let ratio = outliers as f64 / count.max(1) as f64;
+        let per: Vec<String> = per_output.iter().map(|(k, v)| format!("{k} {v:.3e}")).collect();
+        Ok(Outcome {
+            status: status(ratio <= outlier_ratio),
+            measured: Some(max),
+            threshold: None,
+            unit: "max abs diff",
+            detail: format!(
+                "{} tolerance (atol {atol:e}, rtol {rtol:e}, outliers <= {outlier_ratio}); {outliers}/{count} values outside; golden from {} ({}); max abs diff per output: {}",
+                a.tolerance.name(),
+                golden.recorded_on,
+                golden.recorded_cpu,
+                per.join(", ")
+            ),
+            failures,
+            values: per_output.into_iter().map(|(k, v)| (k, v as f64)).collect(),
+        })
+    }
+}

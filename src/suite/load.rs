@@ -1,0 +1,422 @@
+//! Reading `suite.toml`: parsing, resolving cases (explicit paths and globs) inside the
+//! suite's directory, and validating every check before anything runs.
+//!
+//! Every key is checked: an unknown key, or a key that does not belong to a check's kind, is
+//! an error naming its key path (`checks[3].treshold`).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::spec::*;
+use super::validate::validate;
+use crate::error::{Error, Result};
+use crate::files::{parse_toml, read_text, resolve, sha256_hex};
+
+/// The file as written, before per-kind parsing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSuite {
+    name: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: String,
+    #[serde(default)]
+    cases: Vec<RawCase>,
+    #[serde(default)]
+    slices: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    recheck: Vec<String>,
+    /// The whole self-test's time budget in ms (per target like every threshold): adds a
+    /// minor `boot-budget` check, last.
+    #[serde(default)]
+    budget_ms: Option<Threshold>,
+    #[serde(default)]
+    checks: Vec<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    glob: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    objects: Option<usize>,
+    #[serde(default)]
+    boxes: Vec<[f32; 4]>,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+impl Suite {
+    /// Reads and validates a suite; case paths are relative to the suite's directory and may
+    /// not leave it.
+    pub fn load(path: &Path) -> Result<Suite> {
+        let text = read_text(path)?;
+        let raw: RawSuite = parse_toml(path, &text)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mut cases = resolve_cases(path, dir, raw.cases)?;
+        // `[slices]` adds a tag to listed case ids: slices chosen by a measurement (say, the
+        // lowest-contrast quartile) rather than by file name.
+        for (tag, ids) in &raw.slices {
+            for id in ids {
+                let case = cases.iter_mut().find(|c| &c.id == id).ok_or_else(|| {
+                    Error::config(path, format!("slices.{tag}"), format!("no case with id {id:?}"))
+                })?;
+                if !case.tags.contains(tag) {
+                    case.tags.push(tag.clone());
+                }
+            }
+        }
+        let mut names = HashSet::new();
+        let mut checks = Vec::new();
+        for (i, table) in raw.checks.into_iter().enumerate() {
+            let check = parse_check(path, i, table)?;
+            if !names.insert(check.name.clone()) {
+                return Err(Error::config(
+                    path,
+                    format!("checks[{i}].name"),
+                    format!("duplicate check name {:?}", check.name),
+                ));
+            }
+            checks.push(check);
+        }
+        if let Some(threshold) = raw.budget_ms {
+            let check = CheckSpec {
+                name: BOOT_BUDGET_CHECK.into(),
+                severity: Severity::Minor,
+                description:
+                    "The whole self-test, bundle open to the last check, within the suite's budget."
+                        .into(),
+                kind: CheckKind::BootTime(BudgetSpec { threshold }),
+            };
+            validate(path, "budget_ms", &check).map_err(|e| match e {
+                // The key is `budget_ms` itself, not a check's threshold.
+                Error::Config { path, message, .. } => {
+                    Error::Config { path, key: "budget_ms".into(), message }
+                }
+                other => other,
+            })?;
+            if !names.insert(check.name.clone()) {
+                return Err(Error::config(
+                    path,
+                    "budget_ms",
+                    format!("a check is already named {BOOT_BUDGET_CHECK:?}"),
+                ));
+            }
+            checks.push(check);
+        }
+        for (i, name) in raw.recheck.iter().enumerate() {
+            if !names.contains(name) {
+                return Err(Error::config(
+                    path,
+                    format!("recheck[{i}]"),
+                    format!("no check named {name:?}"),
+                ));
+            }
+        }
+        Ok(Suite {
+            path: path.to_path_buf(),
+            sha256: sha256_hex(text.as_bytes()),
+            name: raw.name,
+            cases,
+            checks,
+            recheck: raw.recheck,
+        })
+    }
+
+    /// The same suite with only the checks named in `recheck`.
+    pub fn recheck_subset(&self) -> Suite {
+        let mut s = self.clone();
+        s.checks.retain(|c| self.recheck.contains(&c.name));
+        s
+    }
+
+    /// The case with `id`.
+    pub fn case(&self, id: &str) -> Option<&Case> {
+        self.cases.iter().find(|c| c.id == id)
+    }
+
+    /// The selected cases, or the ids that do not exist.
+    pub(crate) fn select(&self, s: &Selection) -> std::result::Result<Vec<&Case>, Vec<String>> {
+        let mut chosen: Vec<&Case> = if s.cases.is_empty() {
+            self.cases.iter().filter(|c| s.slice.iter().all(|t| c.tags.contains(t))).collect()
+        } else {
+            let missing: Vec<String> =
+                s.cases.iter().filter(|id| self.case(id).is_none()).cloned().collect();
+            if !missing.is_empty() {
+                return Err(missing);
+            }
+            s.cases.iter().filter_map(|id| self.case(id)).collect()
+        };
+        if let Some(n) = s.limit {
+            chosen.truncate(n);
+        }
+        Ok(chosen)
+    }
+}
+
+fn resolve_cases(file: &Path, dir: &Path, raw: Vec<RawCase>) -> Result<Vec<Case>> {
+    let mut cases = Vec::new();
+    let mut ids = HashSet::new();
+    for (i, rc) in raw.into_iter().enumerate() {
+        let key = |k: &str| format!("cases[{i}].{k}");
+        let paths: Vec<PathBuf> = match (&rc.image, &rc.glob) {
+            (Some(image), None) => vec![resolve(dir, file, &key("image"), image)?],
+            (None, Some(pattern)) => {
+                resolve(dir, file, &key("glob"), pattern)?;
+                let full = dir.join(pattern);
+                let found: Vec<PathBuf> = glob::glob(&full.to_string_lossy())
+                    .map_err(|e| Error::config(file, key("glob"), e.to_string()))?
+                    .filter_map(|p| p.ok())
+                    .collect();
+                if found.is_empty() {
+                    return Err(Error::config(
+                        file,
+                        key("glob"),
+                        format!("{pattern:?} matches no file"),
+                    ));
+                }
+                if rc.id.is_some() {
+                    return Err(Error::config(
+                        file,
+                        key("id"),
+                        "a glob entry takes its ids from the file names",
+                    ));
+                }
+                found
+            }
+            _ => {
+                return Err(Error::config(
+                    file,
+                    format!("cases[{i}]"),
+                    "give exactly one of `image` or `glob`",
+                ))
+            }
+        };
+        if rc.boxes.iter().any(|b| !(b[2] > b[0] && b[3] > b[1])) {
+            return Err(Error::config(
+                file,
+                key("boxes"),
+                "each box is [x0, y0, x1, y1] with x1 > x0 and y1 > y0",
+            ));
+        }
+        for path in paths {
+            let id = match &rc.id {
+                Some(id) => id.clone(),
+                None => {
+                    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+                }
+            };
+            if !ids.insert(id.clone()) {
+                return Err(Error::config(
+                    file,
+                    format!("cases[{i}]"),
+                    format!("duplicate case id {id:?}"),
+                ));
+            }
+            cases.push(Case {
+                id,
+                path,
+                tags: rc.tags.clone(),
+                objects: rc.objects.or(if rc.boxes.is_empty() {
+                    None
+                } else {
+                    Some(rc.boxes.len())
+                }),
+                boxes: rc.boxes.clone(),
+                label: rc.label.clone(),
+                text: rc.text.clone(),
+            });
+        }
+    }
+    Ok(cases)
+}
+
+fn take<T: DeserializeOwned>(
+    file: &Path,
+    prefix: &str,
+    table: &mut toml::Table,
+    key: &str,
+) -> Result<Option<T>> {
+    match table.remove(key) {
+        None => Ok(None),
+        Some(v) => serde_path_to_error::deserialize(v)
+            .map(Some)
+            .map_err(|e| Error::config(file, format!("{prefix}.{key}"), e.inner().to_string())),
+    }
+}
+
+fn parse_check(file: &Path, i: usize, mut table: toml::Table) -> Result<CheckSpec> {
+    let prefix = format!("checks[{i}]");
+    let name: String = take(file, &prefix, &mut table, "name")?
+        .ok_or_else(|| Error::config(file, format!("{prefix}.name"), "missing"))?;
+    let kind: String = take(file, &prefix, &mut table, "kind")?
+        .ok_or_else(|| Error::config(file, format!("{prefix}.kind"), "missing"))?;
+    let severity: Severity = take(file, &prefix, &mut table, "severity")?.ok_or_else(|| {
+        Error::config(file, format!("{prefix}.severity"), "missing (critical, major or minor)")
+    })?;
+    let description: String = take(file, &prefix, &mut table, "description")?.unwrap_or_default();
+    fn rest<T: DeserializeOwned>(file: &Path, prefix: &str, table: toml::Table) -> Result<T> {
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path == "." { prefix.to_string() } else { format!("{prefix}.{path}") };
+            Error::config(file, key, e.into_inner().to_string())
+        })
+    }
+    let Ok(kind_name) = kind.parse::<CheckKindName>() else {
+        let known = <CheckKindName as strum::VariantNames>::VARIANTS.join(", ");
+        return Err(Error::config(
+            file,
+            format!("{prefix}.kind"),
+            format!("unknown check kind {kind:?} ({known})"),
+        ));
+    };
+    let kind = match kind_name {
+        CheckKindName::Accuracy => CheckKind::Accuracy(rest(file, &prefix, table)?),
+        CheckKindName::Invariance => CheckKind::Invariance(rest(file, &prefix, table)?),
+        CheckKindName::Directional => CheckKind::Directional(rest(file, &prefix, table)?),
+        CheckKindName::Robustness => CheckKind::Robustness(rest(file, &prefix, table)?),
+        CheckKindName::Latency => CheckKind::Latency(rest(file, &prefix, table)?),
+        CheckKindName::ColdStart => CheckKind::ColdStart(rest(file, &prefix, table)?),
+        CheckKindName::Memory => CheckKind::Memory(rest(file, &prefix, table)?),
+        CheckKindName::Parity => CheckKind::Parity(rest(file, &prefix, table)?),
+        CheckKindName::BootTime => CheckKind::BootTime(rest(file, &prefix, table)?),
+    };
+    let check = CheckSpec { name, severity, description, kind };
+    validate(file, &prefix, &check)?;
+    Ok(check)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Suite> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.png"), b"").unwrap();
+        std::fs::write(dir.path().join("b.png"), b"").unwrap();
+        let path = dir.path().join("suite.toml");
+        std::fs::write(&path, text).unwrap();
+        Suite::load(&path)
+    }
+
+    const CASES: &str = "name = \"t\"\n[[cases]]\nglob = \"*.png\"\ntags = [\"x\"]\nobjects = 1\n";
+
+    #[test]
+    fn parses_every_kind() {
+        let text = format!(
+            "{CASES}
+[[checks]]
+name = \"recall\"
+kind = \"accuracy\"
+severity = \"critical\"
+metric = \"recall\"
+slice = [\"x\"]
+threshold = {{ default = 0.9, rpi4 = 0.8 }}
+[[checks]]
+name = \"p99\"
+kind = \"latency\"
+severity = \"critical\"
+stat = \"p99\"
+threshold = 50.0
+[[checks]]
+name = \"noise\"
+kind = \"invariance\"
+severity = \"major\"
+perturbations = [{{ name = \"gaussian_noise\", severity = 1 }}]
+threshold = 0.9
+"
+        );
+        let s = load(&text).unwrap();
+        assert_eq!(s.cases.len(), 2);
+        assert_eq!(s.cases[0].id, "a");
+        assert_eq!(s.checks.len(), 3);
+        let CheckKind::Accuracy(a) = &s.checks[0].kind else { panic!() };
+        assert_eq!(a.threshold.for_target(Some("rpi4")), 0.8);
+        assert_eq!(a.threshold.for_target(Some("other")), 0.9);
+        assert_eq!(a.threshold.for_target(None), 0.9);
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_path() {
+        let text = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"latency\"\nseverity = \"minor\"\nstat = \"p99\"\nthreshold = 5.0\ntreshold = 5.0\n");
+        let err = load(&text).unwrap_err().to_string();
+        assert!(err.contains("checks[0]") && err.contains("unknown field `treshold`"), "{err}");
+        let text = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"accuracy\"\nseverity = \"minor\"\nmetric = \"recall\"\nthreshold = 0.5\nslices = [\"x\"]\n");
+        let err = load(&text).unwrap_err().to_string();
+        assert!(err.contains("checks[0]") && err.contains("unknown field `slices`"), "{err}");
+        let err = load(&format!("{CASES}colour = 1\n")).unwrap_err().to_string();
+        assert!(err.contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn impossible_thresholds_are_refused() {
+        let acc = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"accuracy\"\nseverity = \"major\"\nmetric = \"recall\"\nthreshold = 1.5\n");
+        let err = load(&acc).unwrap_err().to_string();
+        assert!(err.contains("checks[0].threshold") && err.contains("0..=1"), "{err}");
+        let lat = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"latency\"\nseverity = \"major\"\nstat = \"p99\"\nthreshold = {{ rpi4 = -1.0 }}\n");
+        assert!(load(&lat).unwrap_err().to_string().contains("default"));
+    }
+
+    #[test]
+    fn directional_takes_a_direction_or_an_expected_label() {
+        let head = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"directional\"\nseverity = \"major\"\nthreshold = 0.9\nperturbation = {{ name = \"upside_down\", severity = 1 }}\n");
+        let s = load(&format!("{head}expect = \"180\"\n")).unwrap();
+        let CheckKind::Directional(d) = &s.checks[0].kind else { panic!() };
+        assert_eq!((d.expect.as_deref(), d.direction), (Some("180"), None));
+        assert!(load(&format!("{head}direction = \"decrease\"\n")).is_ok());
+        for bad in [head.clone(), format!("{head}expect = \"180\"\ndirection = \"decrease\"\n")] {
+            let err = load(&bad).unwrap_err().to_string();
+            assert!(err.contains("checks[0].direction") && err.contains("exactly one"), "{err}");
+        }
+    }
+
+    #[test]
+    fn text_labels_and_text_metrics() {
+        let text = "name = \"s\"\n[[cases]]\nimage = \"a.png\"\ntext = \"Region-based\"\n[[checks]]\nname = \"n\"\nkind = \"accuracy\"\nseverity = \"major\"\nmetric = \"cer\"\ncases = [\"a\"]\nthreshold = 0.05\n";
+        let s = load(text).unwrap();
+        assert_eq!(s.cases[0].text.as_deref(), Some("Region-based"));
+        let CheckKind::Accuracy(a) = &s.checks[0].kind else { panic!() };
+        assert!(a.metric.lower_is_better() && !Metric::TextMatch.lower_is_better());
+    }
+
+    #[test]
+    fn bad_kind_severity_and_perturbation() {
+        let k =
+            format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"vibes\"\nseverity = \"major\"\n");
+        assert!(load(&k).unwrap_err().to_string().contains("checks[0].kind"));
+        let s = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"memory\"\nseverity = \"urgent\"\nthreshold = 1.0\n");
+        assert!(load(&s).unwrap_err().to_string().contains("checks[0].severity"));
+        let p = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"invariance\"\nseverity = \"major\"\nthreshold = 1.0\nperturbations = [{{ name = \"fog\", severity = 1 }}]\n");
+        let err = load(&p).unwrap_err().to_string();
+        assert!(err.contains("checks[0].perturbations[0].name"), "{err}");
+    }
+
+    #[test]
+    fn selection_by_tag_ids_and_limit() {
+        let s = load(CASES).unwrap();
+        let by_tag = Selection { slice: vec!["x".into()], ..Default::default() };
+        assert_eq!(s.select(&by_tag).unwrap().len(), 2);
+        let limited = Selection { limit: Some(1), ..by_tag };
+        assert_eq!(s.select(&limited).unwrap().len(), 1);
+        let missing = Selection { cases: vec!["zzz".into()], ..Default::default() };
+        assert_eq!(s.select(&missing).unwrap_err(), vec!["zzz".to_string()]);
+    }
+
+    #[test]
+    fn case_paths_may_not_leave_the_suite_directory() {
+        let err = load("name = \"t\"\n[[cases]]\nimage = \"../x.png\"\n").unwrap_err().to_string();
+        assert!(err.contains("cases[0].image"), "{err}");
+    }
+}

@@ -1,0 +1,260 @@
+//! Metrics over labelled predictions: detection recall, precision, false-positive rate and
+//! count match (by counts, or by IoU-matched boxes), top-1/top-k, character error rate and
+//! exact text match.
+
+use crate::model::decode::{iou, Prediction};
+use crate::suite::spec::{Case, Metric, Scoring};
+
+/// A metric's value with what it counted.
+#[derive(Debug)]
+pub(crate) struct MetricValue {
+    pub(crate) value: f64,
+    pub(crate) hits: usize,
+    pub(crate) total: usize,
+    pub(crate) failures: Vec<String>,
+}
+
+/// Computes `m` over labelled predictions; an error when the cases lack the labels it needs.
+pub(crate) fn metric(
+    m: Metric,
+    preds: &[(Case, Prediction)],
+    scoring: Scoring,
+) -> Result<MetricValue, String> {
+    let (k, iou_min) = (scoring.k, scoring.iou);
+    let (mut hits, mut total, mut failures) = (0usize, 0usize, Vec::new());
+    for (case, pred) in preds {
+        let outcome: Option<bool> = match (m, pred) {
+            (Metric::Top1 | Metric::TopK, Prediction::Classes { classes }) => {
+                let label = case
+                    .label
+                    .as_ref()
+                    .ok_or_else(|| format!("case {} has no `label`", case.id))?;
+                let depth = if m == Metric::Top1 { 1 } else { k };
+                Some(classes.iter().take(depth).any(|c| &c.label == label))
+            }
+            (Metric::Top1 | Metric::TopK, _) => {
+                return Err(format!("{} needs a classification model", m.name()))
+            }
+            (Metric::Cer | Metric::TextMatch, Prediction::Text { text, .. }) => {
+                let label =
+                    case.text.as_ref().ok_or_else(|| format!("case {} has no `text`", case.id))?;
+                // Margins around a line can read as spaces; they are not part of the text.
+                let (text, label) = (text.trim(), label.trim());
+                let errors = edit_distance(text, label);
+                if m == Metric::Cer {
+                    // Counted per character: errors over the labelled characters.
+                    hits += errors;
+                    total += label.chars().count().max(1);
+                    if errors > 0 {
+                        failures.push(case.id.clone());
+                    }
+                    None
+                } else {
+                    Some(errors == 0)
+                }
+            }
+            (Metric::Cer | Metric::TextMatch, _) => {
+                return Err(format!("{} needs a text recognition (ctc) model", m.name()))
+            }
+            (_, Prediction::Detections { detections, .. }) => {
+                let objects = case
+                    .objects
+                    .ok_or_else(|| format!("case {} has no `objects` label", case.id))?;
+                let found = detections.len();
+                if !case.boxes.is_empty() && matches!(m, Metric::Recall | Metric::Precision) {
+                    let matched = match_boxes(
+                        &case.boxes,
+                        detections.iter().map(|d| d.bbox).collect(),
+                        iou_min,
+                    );
+                    let (h, t) = if m == Metric::Recall {
+                        (matched, case.boxes.len())
+                    } else {
+                        (matched, found)
+                    };
+                    hits += h;
+                    total += t;
+                    if h < t {
+                        failures.push(case.id.clone());
+                    }
+                    None
+                } else {
+                    match m {
+                        Metric::Recall => (objects > 0).then_some(found > 0),
+                        Metric::Precision => (found > 0).then_some(objects > 0),
+                        // Counted as "hit" = a false positive, so the rate is hits / total.
+                        Metric::FalsePositiveRate => (objects == 0).then_some(found == 0),
+                        Metric::CountMatch => Some(found == objects),
+                        Metric::Top1 | Metric::TopK | Metric::Cer | Metric::TextMatch => {
+                            unreachable!("handled above")
+                        }
+                    }
+                }
+            }
+            (_, _) => return Err(format!("{} needs a detection model", m.name())),
+        };
+        if let Some(ok) = outcome {
+            total += 1;
+            if ok {
+                hits += 1;
+            } else {
+                failures.push(case.id.clone());
+            }
+        }
+    }
+    if total == 0 {
+        return Err(format!("no case in the slice is labelled for {}", m.name()));
+    }
+    let value = if m == Metric::FalsePositiveRate {
+        (total - hits) as f64 / total as f64
+    } else {
+        hits as f64 / total as f64
+    };
+    Ok(MetricValue { value, hits, total, failures })
+}
+
+/// Greedy one-to-one matching of labelled boxes to detections at `iou_min`.
+fn match_boxes(labels: &[[f32; 4]], mut detections: Vec<[f32; 4]>, iou_min: f32) -> usize {
+    let mut matched = 0;
+    for l in labels {
+        let best = detections
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (i, iou(l, d)))
+            .filter(|&(_, v)| v >= iou_min)
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((i, _)) = best {
+            detections.swap_remove(i);
+            matched += 1;
+        }
+    }
+    matched
+}
+
+/// Levenshtein distance between two strings, counted in characters (not bytes).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::decode::Detection;
+    use crate::suite::checks::rate_outcome;
+    use crate::suite::gate::Status;
+    use proptest::prelude::*;
+
+    const S: Scoring = Scoring { score_threshold: None, k: 5, iou: 0.5 };
+
+    fn case(id: &str, objects: usize) -> Case {
+        Case {
+            id: id.into(),
+            path: "x.png".into(),
+            tags: vec![],
+            objects: Some(objects),
+            boxes: vec![],
+            label: None,
+            text: None,
+        }
+    }
+
+    fn dets(n: usize) -> Prediction {
+        let d = Detection { score: 0.9, bbox: [0.0, 0.0, 10.0, 10.0], keypoints: vec![] };
+        Prediction::Detections { detections: vec![d; n], max_score: 0.9 }
+    }
+
+    #[test]
+    fn detection_metrics_from_counts() {
+        let preds = vec![
+            (case("f1", 1), dets(1)),
+            (case("f2", 1), dets(0)),
+            (case("n1", 0), dets(2)),
+            (case("n2", 0), dets(0)),
+        ];
+        let r = metric(Metric::Recall, &preds, S).unwrap();
+        assert_eq!((r.value, r.failures.clone()), (0.5, vec!["f2".to_string()]));
+        let f = metric(Metric::FalsePositiveRate, &preds, S).unwrap();
+        assert_eq!((f.value, f.failures.clone()), (0.5, vec!["n1".to_string()]));
+        let p = metric(Metric::Precision, &preds, S).unwrap();
+        assert_eq!(p.value, 0.5);
+        let c = metric(Metric::CountMatch, &preds, S).unwrap();
+        assert_eq!((c.value, c.failures.clone()), (0.5, vec!["f2".to_string(), "n1".to_string()]));
+    }
+
+    fn text_case(id: &str, text: &str) -> Case {
+        Case { text: Some(text.into()), objects: None, ..case(id, 0) }
+    }
+
+    fn read(text: &str) -> Prediction {
+        Prediction::Text { text: text.into(), confidence: 0.9, char_scores: vec![] }
+    }
+
+    #[test]
+    fn character_error_rate_counts_characters_and_ignores_edge_spaces() {
+        let preds = vec![
+            (text_case("a", "Region-based"), read(" Reqion-based ")),
+            (text_case("b", "segmentation"), read("segmentation")),
+            (text_case("c", "word"), read("wordy")),
+        ];
+        let m = metric(Metric::Cer, &preds, S).unwrap();
+        assert_eq!((m.hits, m.total), (2, 28));
+        assert!((m.value - 2.0 / 28.0).abs() < 1e-12);
+        assert_eq!(m.failures, vec!["a", "c"]);
+        let m = metric(Metric::TextMatch, &preds, S).unwrap();
+        assert_eq!((m.hits, m.total), (1, 3));
+        let o = rate_outcome(Metric::Cer, metric(Metric::Cer, &preds, S).unwrap(), 0.05, "");
+        assert_eq!(o.status, Status::Fail);
+        assert!(o.detail.contains("2/28 characters wrong"), "{}", o.detail);
+        let err = metric(Metric::Cer, &[(case("d", 1), read("x"))], S).unwrap_err();
+        assert!(err.contains("no `text`"), "{err}");
+    }
+
+    #[test]
+    fn labelled_boxes_are_matched_by_iou() {
+        let mut c = case("b", 1);
+        c.boxes = vec![[0.0, 0.0, 10.0, 10.0], [50.0, 50.0, 60.0, 60.0]];
+        let r = metric(Metric::Recall, &[(c, dets(1))], S).unwrap();
+        assert_eq!((r.hits, r.total), (1, 2));
+    }
+
+    #[test]
+    fn missing_labels_cannot_be_evaluated() {
+        let mut c = case("u", 0);
+        c.objects = None;
+        assert!(metric(Metric::Recall, &[(c, dets(1))], S).unwrap_err().contains("objects"));
+        assert!(metric(Metric::Recall, &[(case("n", 0), dets(0))], S)
+            .unwrap_err()
+            .contains("no case"));
+    }
+
+    #[test]
+    fn edit_distance_counts_characters() {
+        assert_eq!(edit_distance("Region", "Reqion"), 1);
+        assert_eq!(edit_distance("based segmentation", "basedsegmentation"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("héllo", "hello"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    proptest! {
+        #[test]
+        fn edit_distance_is_a_metric(a in "[a-c ]{0,12}", b in "[a-c ]{0,12}", c in "[a-c ]{0,12}") {
+            prop_assert_eq!(edit_distance(&a, &b), edit_distance(&b, &a));
+            prop_assert_eq!(edit_distance(&a, &a), 0);
+            prop_assert!(edit_distance(&a, &c) <= edit_distance(&a, &b) + edit_distance(&b, &c));
+            prop_assert!(edit_distance(&a, &b) <= a.chars().count().max(b.chars().count()));
+        }
+    }
+}

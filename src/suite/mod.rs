@@ -1,0 +1,22 @@
+//! The suite layer: what a model must do on this hardware, checked.
+//!
+//! spec (what a suite says) ← load (`suite.toml`) → run (cases decoded and run once, shared by
+//! the checks) → checks (eight kinds, each `Result<Outcome, Cannot>`) with metrics,
+//! perturbations and goldens → gate (verdict) → report (JSON, text, JUnit). This layer uses
+//! the `model` layer and never the `device` layer.
+
+pub(crate) mod checks;
+pub mod gate;
+pub mod golden;
+mod load;
+pub mod metric;
+pub mod perturb;
+mod plan;
+pub mod report;
+pub mod run;
+pub mod spec;
+mod validate;
+
+pub use gate::{Status, Verdict};
+pub use report::{CheckResult, Report};
+pub use spec::Suite;

@@ -1,0 +1,120 @@
+//! What a suite run will ask of the model, listed before anything runs: every input (a case,
+//! clean or under a perturbation at a severity) once, with every score threshold its
+//! predictions are read at, and whether a parity check needs its raw outputs.
+
+use super::perturb::Perturbation;
+use super::spec::{Case, CheckKind, Selection, Suite};
+
+/// A case and what was done to it: the identity of one model input.
+pub(super) type Key = (String, Option<(Perturbation, u8)>);
+
+/// One model input a run needs.
+#[derive(Debug, Clone)]
+pub(super) struct Input {
+    pub(super) case: Case,
+    pub(super) perturbation: Option<(Perturbation, u8)>,
+    /// Score thresholds the checks decode its outputs at (`None`: the manifest's).
+    pub(super) scores: Vec<Option<f32>>,
+    /// A parity check compares its raw outputs.
+    pub(super) keep_raw: bool,
+}
+
+impl Input {
+    pub(super) fn key(&self) -> Key {
+        (self.case.id.clone(), self.perturbation)
+    }
+}
+
+/// Every input the suite's checks ask for, in the order they first ask. A selection that
+/// cannot be resolved adds nothing: its check reports why when it runs.
+pub(super) fn plan(suite: &Suite) -> Vec<Input> {
+    let mut inputs: Vec<Input> = Vec::new();
+    let select = |s: &Selection| -> Vec<Case> {
+        suite.select(s).map(|c| c.into_iter().cloned().collect()).unwrap_or_default()
+    };
+    for check in &suite.checks {
+        match &check.kind {
+            CheckKind::Accuracy(a) => {
+                for case in select(&a.select) {
+                    need(&mut inputs, &case, None, Some(a.scoring.score_threshold));
+                }
+            }
+            CheckKind::Invariance(a) => {
+                for case in select(&a.select) {
+                    need(&mut inputs, &case, None, Some(a.score_threshold));
+                    for p in &a.perturbations {
+                        need(
+                            &mut inputs,
+                            &case,
+                            Some((p.name, p.severity)),
+                            Some(a.score_threshold),
+                        );
+                    }
+                }
+            }
+            CheckKind::Directional(a) => {
+                let p = a.perturbation;
+                for case in select(&a.select) {
+                    if a.expect.is_none() {
+                        need(&mut inputs, &case, None, Some(None));
+                    }
+                    need(&mut inputs, &case, Some((p.name, p.severity)), Some(None));
+                }
+            }
+            CheckKind::Robustness(a) => {
+                for case in select(&a.select) {
+                    for severity in 1..=5 {
+                        need(
+                            &mut inputs,
+                            &case,
+                            Some((a.corruption, severity)),
+                            Some(a.scoring.score_threshold),
+                        );
+                    }
+                }
+            }
+            CheckKind::Parity(a) => {
+                for case in a.cases.iter().filter_map(|id| suite.case(id)) {
+                    // Raw outputs only: the parity check decodes nothing.
+                    need(&mut inputs, case, None, None).keep_raw = true;
+                }
+            }
+            CheckKind::Latency(_)
+            | CheckKind::ColdStart(_)
+            | CheckKind::Memory(_)
+            | CheckKind::BootTime(_) => {}
+        }
+    }
+    inputs
+}
+
+/// The input for `case` under `perturbation`, added when new; `decode` adds a score threshold
+/// its outputs are decoded at (`Some(None)`: the manifest's).
+fn need<'a>(
+    inputs: &'a mut Vec<Input>,
+    case: &Case,
+    perturbation: Option<(Perturbation, u8)>,
+    decode: Option<Option<f32>>,
+) -> &'a mut Input {
+    let at =
+        match inputs.iter().position(|i| i.case.id == case.id && i.perturbation == perturbation) {
+            Some(at) => at,
+            None => {
+                inputs.push(Input {
+                    case: case.clone(),
+                    perturbation,
+                    scores: vec![],
+                    keep_raw: false,
+                });
+                inputs.len() - 1
+            }
+        };
+    let input = &mut inputs[at];
+    if let Some(score) = decode {
+        let bits = score.map(f32::to_bits);
+        if !input.scores.iter().any(|s| s.map(f32::to_bits) == bits) {
+            input.scores.push(score);
+        }
+    }
+    input
+}

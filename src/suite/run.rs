@@ -1,0 +1,434 @@
+//! Runs a suite's checks against a loaded model on this hardware. Checks never panic and never
+//! skip silently: a check that cannot be evaluated fails with the reason.
+//!
+//! A run has two phases. First every model input the checks will ask for — each case clean,
+//! or under a perturbation at a severity — is listed once ([`plan`](super::plan)), and made,
+//! run and decoded on every core (`jobs`), each exactly once whichever checks share it. Then
+//! the checks run in suite order, one at a time, reading those results: so latency, cold
+//! start and memory are measured with nothing else of the suite running beside them, and the
+//! report is the same whatever the job count, timings aside. The checks themselves live in
+//! [`checks`](super::checks).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+
+use super::checks::{Cannot, Outcome};
+use super::perturb::{case_seed, Perturbation};
+use super::plan::{plan, Input, Key};
+use super::report::{CheckResult, Timing};
+use super::spec::{Case, CheckKind, CheckSpec, Selection, Suite};
+use crate::model::decode::{DecodeOptions, Prediction};
+use crate::model::engine::Outputs;
+use crate::model::preprocess::{load_image, Transform};
+use crate::model::Model;
+use crate::suite::gate::Status;
+use crate::target::TargetProfile;
+
+/// What a suite run needs besides the model and the suite.
+#[derive(Debug, Clone, Default)]
+pub struct RunContext {
+    /// The hardware profile (per-target thresholds; emulated runs skip timing checks).
+    pub target: Option<TargetProfile>,
+    /// Seed for perturbations.
+    pub seed: u64,
+    /// Measured bundle open → first result, for `cold_start` checks.
+    pub cold_start: Option<Duration>,
+    /// Threads that make and run the suite's inputs; 0 means one per core.
+    pub jobs: usize,
+    /// When the whole run started, for the suite's boot budget (`budget_ms`); the runner's
+    /// own start when absent.
+    pub started: Option<Instant>,
+    /// Test hook: sleep this long inside one timed run of every latency check (the run with
+    /// this index), to prove a single stall cannot flip a latency verdict.
+    #[doc(hidden)]
+    pub latency_stall: Option<(usize, Duration)>,
+}
+
+impl RunContext {
+    /// The job count this run uses: `jobs`, or one per core when it is 0.
+    pub fn effective_jobs(&self) -> usize {
+        match self.jobs {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+/// A cached step's result; the error is kept as text so every check that needs the same
+/// failed input reports the same reason.
+pub(super) type Cached<T> = Result<T, String>;
+
+/// Cases with what the model predicted for them.
+pub(super) type Predicted = Vec<(Case, Prediction)>;
+
+/// Runs every check of `suite` in order; `progress(done, total, name)` is called before each.
+pub fn run_checks(
+    model: &Model,
+    suite: &Suite,
+    ctx: &RunContext,
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> (Vec<CheckResult>, Timing) {
+    let start = Instant::now();
+    let mut runner = Runner {
+        model,
+        suite,
+        ctx,
+        started: ctx.started.unwrap_or(start),
+        images: HashMap::new(),
+        predictions: HashMap::new(),
+        raw: HashMap::new(),
+        timing: Timing { jobs: ctx.effective_jobs(), ..Timing::default() },
+    };
+    runner.prefetch();
+    let mut results = Vec::new();
+    for (i, check) in suite.checks.iter().enumerate() {
+        progress(i, suite.checks.len(), &check.name);
+        results.push(runner.run(check));
+    }
+    progress(suite.checks.len(), suite.checks.len(), "");
+    let mut timing = runner.timing;
+    timing.total_ms = ms(start.elapsed());
+    (results, timing)
+}
+
+/// The state one suite run shares between its checks.
+pub(super) struct Runner<'a> {
+    pub(super) model: &'a Model,
+    pub(super) suite: &'a Suite,
+    pub(super) ctx: &'a RunContext,
+    /// When the run started (for the boot budget).
+    pub(super) started: Instant,
+    images: HashMap<String, Cached<(RgbImage, Transform)>>,
+    predictions: HashMap<(Key, Option<u32>), Cached<Prediction>>,
+    raw: HashMap<Key, Cached<Outputs>>,
+    pub(super) timing: Timing,
+}
+
+/// Milliseconds, as reports give them.
+pub(super) fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Six significant digits: reports stay readable and stable, and tiny parity differences
+/// (1e-7) keep their magnitude.
+fn round6(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(5 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
+}
+
+/// What one prefetched input produced, with the time its parts took.
+struct Made {
+    predictions: Vec<(Option<u32>, Cached<Prediction>)>,
+    raw: Option<Cached<Outputs>>,
+    ran: bool,
+    timing: Timing,
+}
+
+impl Runner<'_> {
+    pub(super) fn target_name(&self) -> Option<&str> {
+        self.ctx.target.as_ref().map(|t| t.name.as_str())
+    }
+
+    pub(super) fn emulated(&self) -> bool {
+        self.ctx.target.as_ref().is_some_and(|t| t.emulated)
+    }
+
+    fn run(&mut self, check: &CheckSpec) -> CheckResult {
+        let checked = match &check.kind {
+            CheckKind::Accuracy(a) => self.accuracy(a),
+            CheckKind::Invariance(a) => self.invariance(a),
+            CheckKind::Directional(a) => self.directional(a),
+            CheckKind::Robustness(a) => self.robustness(a),
+            CheckKind::Latency(a) => self.latency(a),
+            CheckKind::ColdStart(a) => self.cold_start(a),
+            CheckKind::Memory(a) => self.memory(a),
+            CheckKind::Parity(a) => self.parity(a),
+            CheckKind::BootTime(a) => self.boot_time(a),
+        };
+        let outcome = checked.unwrap_or_else(|Cannot(reason)| Outcome::cannot(reason));
+        CheckResult {
+            name: check.name.clone(),
+            kind: check.kind.name().into(),
+            severity: check.severity,
+            passed: match outcome.status {
+                Status::Pass => Some(true),
+                Status::Fail => Some(false),
+                Status::NotMeasured => None,
+            },
+            status: outcome.status,
+            measured: outcome.measured.map(round6),
+            threshold: outcome.threshold,
+            unit: outcome.unit.into(),
+            detail: outcome.detail,
+            failures: outcome.failures,
+            values: outcome.values.into_iter().map(|(k, v)| (k, round6(v))).collect(),
+        }
+    }
+
+    /// Makes, runs and decodes every input the checks will ask for, each once, on `jobs`
+    /// threads. Results are stored in plan order, so the job count changes no result.
+    fn prefetch(&mut self) {
+        let inputs = plan(self.suite);
+        if inputs.is_empty() {
+            return;
+        }
+        let jobs = self.timing.jobs.clamp(1, inputs.len());
+        // Images first: each case decoded and resized once, whichever inputs use it.
+        let mut cases: Vec<&Case> = Vec::new();
+        for input in &inputs {
+            if !cases.iter().any(|c| c.id == input.case.id) {
+                cases.push(&input.case);
+            }
+        }
+        let model = self.model;
+        let decoded = parallel(&cases, jobs, |case| {
+            let t = Instant::now();
+            let img = load_image(&case.path).map(|i| model.resize(&i)).map_err(|e| e.to_string());
+            (img, ms(t.elapsed()))
+        });
+        for (case, (img, took)) in cases.iter().zip(decoded) {
+            self.timing.image_decode_ms += took;
+            self.images.insert(case.id.clone(), img);
+        }
+        let images = &self.images;
+        let seed = self.ctx.seed;
+        let made = parallel(&inputs, jobs, |input| make(model, images, seed, input));
+        for (input, m) in inputs.iter().zip(made) {
+            let key = input.key();
+            self.timing.add(&m.timing);
+            self.timing.inferences_run += usize::from(m.ran);
+            for (score, p) in m.predictions {
+                self.predictions.insert((key.clone(), score), p);
+            }
+            if let Some(raw) = m.raw {
+                self.raw.insert(key, raw);
+            }
+        }
+    }
+
+    /// The raw outputs of the case's clean image (parity compares them).
+    pub(super) fn clean_raw(&mut self, case: &Case) -> Cached<Outputs> {
+        self.timing.inferences_requested += 1;
+        let key: Key = (case.id.clone(), None);
+        if let Some(r) = self.raw.get(&key) {
+            return r.clone();
+        }
+        let input =
+            Input { case: case.clone(), perturbation: None, scores: vec![], keep_raw: true };
+        let m = make(self.model, &self.images, self.ctx.seed, &input);
+        self.timing.add(&m.timing);
+        self.timing.inferences_run += usize::from(m.ran);
+        let raw = m.raw.unwrap_or_else(|| Err("no outputs kept".into()));
+        self.raw.insert(key, raw.clone());
+        raw
+    }
+
+    /// The case's prediction, clean or perturbed, decoded at `score`.
+    fn prediction(
+        &mut self,
+        case: &Case,
+        perturbation: Option<(Perturbation, u8)>,
+        score: Option<f32>,
+    ) -> Cached<Prediction> {
+        self.timing.inferences_requested += 1;
+        let key: Key = (case.id.clone(), perturbation);
+        let score_key = score.map(f32::to_bits);
+        if let Some(p) = self.predictions.get(&(key.clone(), score_key)) {
+            return p.clone();
+        }
+        // Not planned (a check the planner does not know): made here, once.
+        let input =
+            Input { case: case.clone(), perturbation, scores: vec![score], keep_raw: false };
+        let m = make(self.model, &self.images, self.ctx.seed, &input);
+        self.timing.add(&m.timing);
+        self.timing.inferences_run += usize::from(m.ran);
+        let p = m.predictions.into_iter().next().map_or_else(|| Err("not decoded".into()), |x| x.1);
+        self.predictions.insert((key, score_key), p.clone());
+        p
+    }
+
+    /// The cases a check selects; none is an error, never an empty pass.
+    pub(super) fn select(&self, s: &Selection) -> Result<Vec<Case>, Cannot> {
+        match self.suite.select(s) {
+            Ok(c) if c.is_empty() => Err(format!("no case in slice {:?}", s.slice).into()),
+            Ok(c) => Ok(c.into_iter().cloned().collect()),
+            Err(missing) => Err(format!("no case with id {}", missing.join(", ")).into()),
+        }
+    }
+
+    /// Predictions for `cases`, clean or perturbed; the first error aborts with its case.
+    pub(super) fn predictions(
+        &mut self,
+        cases: &[Case],
+        perturbation: Option<(Perturbation, u8)>,
+        score: Option<f32>,
+    ) -> Result<Predicted, Cannot> {
+        let mut out = Vec::new();
+        for case in cases {
+            match self.prediction(case, perturbation, score) {
+                Ok(p) => out.push((case.clone(), p)),
+                Err(e) => return Err(format!("case {}: {e}", case.id).into()),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Makes one input from its case's resized image (perturbed if asked), runs it, and decodes
+/// it at each score it is asked for.
+fn make(
+    model: &Model,
+    images: &HashMap<String, Cached<(RgbImage, Transform)>>,
+    seed: u64,
+    input: &Input,
+) -> Made {
+    let mut timing = Timing::default();
+    let fail = |e: String, timing: Timing| Made {
+        predictions: input.scores.iter().map(|s| (s.map(f32::to_bits), Err(e.clone()))).collect(),
+        raw: input.keep_raw.then(|| Err(e.clone())),
+        ran: false,
+        timing,
+    };
+    let image = match images.get(&input.case.id) {
+        Some(Ok(x)) => Ok(x.clone()),
+        Some(Err(e)) => Err(e.clone()),
+        None => {
+            let t = Instant::now();
+            let img =
+                load_image(&input.case.path).map(|i| model.resize(&i)).map_err(|e| e.to_string());
+            timing.image_decode_ms += ms(t.elapsed());
+            img
+        }
+    };
+    let (img, transform) = match image {
+        Ok(x) => x,
+        Err(e) => return fail(e, timing),
+    };
+    let img = match input.perturbation {
+        None => img,
+        Some((p, severity)) => {
+            let t = Instant::now();
+            let case_seed = case_seed(seed, p, severity, &input.case.id);
+            let out = perturb_content(&img, &transform, |r| p.apply(r, severity, case_seed));
+            timing.perturbation_ms += ms(t.elapsed());
+            out
+        }
+    };
+    let t = Instant::now();
+    let raw = model.run_resized(&img, transform);
+    timing.inference_ms += ms(t.elapsed());
+    let (outputs, transform) = match raw {
+        Ok(x) => x,
+        Err(e) => {
+            let mut m = fail(e.to_string(), timing);
+            m.ran = true;
+            return m;
+        }
+    };
+    let predictions = input
+        .scores
+        .iter()
+        .map(|&score| {
+            let options = DecodeOptions { threshold: score, top: None };
+            let p = model.decode(&outputs, &transform, options).map_err(|e| e.to_string());
+            (score.map(f32::to_bits), p)
+        })
+        .collect();
+    Made { predictions, raw: input.keep_raw.then_some(Ok(outputs)), ran: true, timing }
+}
+
+/// `f` over `items` on `jobs` scoped threads; results in the items' order.
+fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if jobs <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("every slot is filled before the scope ends")
+        })
+        .collect()
+}
+
+/// Applies `f` to the part of a model-sized image the original covers: padding is not part
+/// of the scene, so noise, blur or a turn upside down must not touch it.
+fn perturb_content(
+    img: &RgbImage,
+    transform: &Transform,
+    f: impl Fn(&RgbImage) -> RgbImage,
+) -> RgbImage {
+    let [x0, y0, x1, y1] = transform.content;
+    if [x0, y0, x1, y1] == [0, 0, img.width(), img.height()] || x1 <= x0 || y1 <= y0 {
+        return f(img);
+    }
+    let region = image::imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image();
+    let mut out = img.clone();
+    image::imageops::replace(&mut out, &f(&region), x0 as i64, y0 as i64);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perturbations_leave_padding_alone() {
+        let img = RgbImage::from_pixel(10, 4, image::Rgb([128, 128, 128]));
+        let mut padded = img.clone();
+        for y in 0..4 {
+            for x in 0..6 {
+                padded.put_pixel(x, y, image::Rgb([x as u8 * 40, 0, 0]));
+            }
+        }
+        let t = Transform {
+            scale_x: 1.0,
+            scale_y: 1.0,
+            offset_x: 0.0,
+            offset_y: 0.0,
+            width: 6,
+            height: 4,
+            content: [0, 0, 6, 4],
+        };
+        let turned = perturb_content(&padded, &t, |r| Perturbation::UpsideDown.apply(r, 1, 0));
+        assert_eq!(turned.get_pixel(0, 0).0, [200, 0, 0], "content turned within itself");
+        assert_eq!(turned.get_pixel(9, 0).0, [128, 128, 128], "padding untouched");
+    }
+
+    #[test]
+    fn six_significant_digits() {
+        assert_eq!(round6(1.3709e-4), 1.3709e-4);
+        assert_eq!(round6(0.123456789), 0.123457);
+        assert_eq!(round6(20.1948113), 20.1948);
+        assert_eq!(round6(0.0), 0.0);
+    }
+
+    #[test]
+    fn parallel_keeps_order_whatever_the_job_count() {
+        let items: Vec<u64> = (0..97).collect();
+        let one = parallel(&items, 1, |x| x * x);
+        for jobs in [2, 3, 8] {
+            assert_eq!(parallel(&items, jobs, |x| x * x), one);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Validation of a suite's checks: impossible thresholds and parameters are errors before
+//! anything runs, each naming its key path.
+
+use std::path::Path;
+
+use super::spec::*;
+use crate::error::{Error, Result};
+
+/// Impossible thresholds and parameters are errors before anything runs.
+pub(super) fn validate(file: &Path, prefix: &str, check: &CheckSpec) -> Result<()> {
+    let bad = |key: &str, msg: String| Err(Error::config(file, format!("{prefix}.{key}"), msg));
+    let rate = |t: &Threshold| -> Result<()> {
+        for (suffix, v) in t.values() {
+            if !(0.0..=1.0).contains(&v) {
+                return bad(
+                    &format!("threshold{suffix}"),
+                    format!("a rate must be within 0..=1, got {v}"),
+                );
+            }
+        }
+        Ok(())
+    };
+    let positive = |t: &Threshold| -> Result<()> {
+        for (suffix, v) in t.values() {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(
+                    &format!("threshold{suffix}"),
+                    format!("a budget must be a positive number, got {v}"),
+                );
+            }
+        }
+        Ok(())
+    };
+    let per_target_default = |t: &Threshold| -> Result<()> {
+        if let Threshold::PerTarget(m) = t {
+            if !m.contains_key("default") {
+                return bad("threshold", "per-target thresholds need a `default` entry".into());
+            }
+        }
+        Ok(())
+    };
+    let severity_ok = |p: &PerturbationRef, key: &str| -> Result<()> {
+        if !(1..=5).contains(&p.severity) {
+            return bad(key, format!("severity must be 1..=5, got {}", p.severity));
+        }
+        Ok(())
+    };
+    let score = |s: Option<f32>| -> Result<()> {
+        match s {
+            Some(v) if !(0.0..=1.0).contains(&v) => {
+                bad("score_threshold", format!("must be within 0..=1, got {v}"))
+            }
+            _ => Ok(()),
+        }
+    };
+    match &check.kind {
+        CheckKind::Accuracy(a) => {
+            per_target_default(&a.threshold)?;
+            rate(&a.threshold)?;
+            score(a.scoring.score_threshold)?;
+        }
+        CheckKind::Invariance(a) => {
+            per_target_default(&a.threshold)?;
+            rate(&a.threshold)?;
+            score(a.score_threshold)?;
+            if a.perturbations.is_empty() {
+                return bad("perturbations", "list at least one perturbation".into());
+            }
+            for (j, p) in a.perturbations.iter().enumerate() {
+                severity_ok(p, &format!("perturbations[{j}].severity"))?;
+            }
+        }
+        CheckKind::Directional(a) => {
+            per_target_default(&a.threshold)?;
+            rate(&a.threshold)?;
+            severity_ok(&a.perturbation, "perturbation.severity")?;
+            if a.direction.is_some() == a.expect.is_some() {
+                return bad(
+                    "direction",
+                    "give exactly one of `direction` (decrease, increase) and `expect` (a label)"
+                        .into(),
+                );
+            }
+        }
+        CheckKind::Robustness(a) => {
+            per_target_default(&a.threshold)?;
+            rate(&a.threshold)?;
+            score(a.scoring.score_threshold)?;
+            if a.hold_through > 5 {
+                return bad("hold_through", format!("must be 0..=5, got {}", a.hold_through));
+            }
+        }
+        CheckKind::Latency(a) => {
+            per_target_default(&a.threshold)?;
+            positive(&a.threshold)?;
+            if a.iterations == 0 {
+                return bad("iterations", "must be at least 1".into());
+            }
+            if a.windows() == 0 || a.windows() > a.iterations {
+                return bad(
+                    "windows",
+                    format!("must be 1..=iterations ({}), got {}", a.iterations, a.windows()),
+                );
+            }
+        }
+        CheckKind::ColdStart(a) | CheckKind::Memory(a) | CheckKind::BootTime(a) => {
+            per_target_default(&a.threshold)?;
+            positive(&a.threshold)?;
+        }
+        CheckKind::Parity(a) => {
+            if a.cases.is_empty() {
+                return bad("cases", "list the cases to compare".into());
+            }
+        }
+    }
+    Ok(())
+}

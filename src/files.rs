@@ -14,9 +14,45 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Reads a UTF-8 text file.
+/// Largest manifest, suite or target profile read (TOML).
+pub const MAX_TEXT_BYTES: u64 = 16 << 20;
+/// Largest model file read.
+pub const MAX_MODEL_BYTES: u64 = 2 << 30;
+/// Largest golden-outputs file read.
+pub const MAX_GOLDEN_BYTES: u64 = 256 << 20;
+/// Largest image file read (the decoder limits pixels separately).
+pub const MAX_IMAGE_BYTES: u64 = 64 << 20;
+
+/// Reads a regular file of at most `limit` bytes. Anything else — a FIFO or a device (which
+/// would block or never end), a directory, a larger file — is an error naming the file,
+/// found before anything is allocated or opened.
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let refuse =
+        |what: String| Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidInput, what));
+    if !meta.is_file() {
+        return Err(refuse("not a regular file".into()));
+    }
+    if meta.len() > limit {
+        return Err(refuse(format!("{} bytes, over the limit of {limit}", meta.len())));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(refuse(format!("grew past the limit of {limit} bytes while read")));
+    }
+    Ok(bytes)
+}
+
+/// Reads a UTF-8 text file (a regular file of at most [`MAX_TEXT_BYTES`]).
 pub(crate) fn read_text(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+    let bytes = read_bounded(path, MAX_TEXT_BYTES)?;
+    String::from_utf8(bytes).map_err(|_| {
+        Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, "not valid UTF-8"))
+    })
 }
 
 /// Parses TOML into `T`, naming the offending key path on error.

@@ -41,7 +41,7 @@ impl TargetProfile {
     pub fn find(name_or_path: &str) -> Result<TargetProfile> {
         if name_or_path.ends_with(".toml") {
             let path = Path::new(name_or_path);
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let text = crate::files::read_text(path)?;
             return parse_toml(path, &text);
         }
         for (stem, text) in BUILTIN {

@@ -209,8 +209,8 @@ fn a_boot_over_budget_is_a_minor_finding() {
     );
     assert_eq!((last["severity"].as_str(), last["passed"].as_bool()), (Some("minor"), Some(false)));
     assert!(last["measured"].as_f64().unwrap() > 0.0);
-    let bad = "name = \"budget\"\nbudget_ms = -5\n";
-    std::fs::write(b.path().join("bad.toml"), bad).unwrap();
+    let bad = text.replace("budget_ms = { default = 0.001, roomy = 600000 }", "budget_ms = -5");
+    std::fs::write(b.path().join("bad.toml"), &bad).unwrap();
     let o = preflight(&["check", b.arg(), "--suite", b.path().join("bad.toml").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("budget_ms"), "{}", stderr(&o));

@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod errors;
 mod harness;
+mod hostile;
 mod layers;
 mod ocr;
 mod selftest;

@@ -200,8 +200,15 @@ fn run(
         (None, Some(p)) => Suite::load(&p)?,
         // Without a suite of its own, the re-check is the boot suite's `recheck` subset.
         (None, None) if options.tier == Tier::Recheck && bundle.suite_path().is_some() => {
-            let boot = bundle.suite_path().expect("checked above");
-            Suite::load(&boot)?.recheck_subset()
+            let boot = Suite::load(&bundle.suite_path().expect("checked above"))?;
+            if boot.recheck.is_empty() {
+                return Err(Error::config(
+                    &boot.path,
+                    "recheck",
+                    "lists no checks, and the bundle names no recheck suite",
+                ));
+            }
+            boot.recheck_subset()
         }
         (None, None) => {
             let (key, message) = match options.tier {

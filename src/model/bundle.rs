@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::manifest::{ClassificationSpec, CtcSpec, Manifest, OutputSpec, Tier};
 use super::validate::validate;
 use crate::error::{Error, Result};
-use crate::files::{parse_toml, read_text, resolve, sha256_hex};
+use crate::files::{parse_toml, read_bounded, read_text, resolve, sha256_hex, MAX_MODEL_BYTES};
 
 /// File name of the manifest inside a bundle directory.
 pub const MANIFEST_FILE: &str = "bundle.toml";
@@ -85,7 +85,7 @@ impl Bundle {
                 ))
             }
         };
-        let model_bytes = std::fs::read(&model_path).map_err(|e| Error::io(&model_path, e))?;
+        let model_bytes = read_bounded(&model_path, MAX_MODEL_BYTES)?;
         let model_sha256 = sha256_hex(&model_bytes);
         if !model_sha256.eq_ignore_ascii_case(&manifest.model.sha256) {
             return Err(Error::HashMismatch {

@@ -49,7 +49,7 @@ impl Transform {
 
 /// Reads and decodes an image file (PNG or JPEG; gray, RGB or RGBA).
 pub fn load_image(path: &Path) -> Result<DynamicImage> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::files::read_bounded(path, crate::files::MAX_IMAGE_BYTES)?;
     decode(&bytes).map_err(|message| Error::Image { path: path.to_path_buf(), message })
 }
 

@@ -94,6 +94,12 @@ pub(crate) fn validate(path: &Path, m: &Manifest) -> Result<()> {
                     return bad(key, format!("{n} entries, but output.scores has {layers}"));
                 }
             }
+            if d.max_detections == 0 {
+                return bad(
+                    "output.max_detections",
+                    "must be at least 1: the detector could never report anything".into(),
+                );
+            }
             if d.strides.contains(&0) || d.anchors_per_cell.contains(&0) {
                 return bad(
                     "output.strides",

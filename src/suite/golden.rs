@@ -129,7 +129,7 @@ pub fn record(model: &Model, suite: &Suite, case_ids: &[String]) -> Result<Golde
 impl Golden {
     /// Reads a golden file.
     pub fn load(path: &Path) -> Result<Golden> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::files::read_bounded(path, crate::files::MAX_GOLDEN_BYTES)?;
         let golden: Golden = serde_json::from_slice(&bytes)
             .map_err(|e| Error::config(path, "(json)", e.to_string()))?;
         if golden.schema != GOLDEN_SCHEMA {

@@ -91,6 +91,10 @@ impl Suite {
             }
             checks.push(check);
         }
+        if checks.is_empty() {
+            // A suite that checks nothing would pass: refuse it instead.
+            return Err(Error::config(path, "checks", "the suite has no checks"));
+        }
         if let Some(threshold) = raw.budget_ms {
             let check = CheckSpec {
                 name: BOOT_BUDGET_CHECK.into(),
@@ -180,6 +184,19 @@ fn resolve_cases(file: &Path, dir: &Path, raw: Vec<RawCase>) -> Result<Vec<Case>
                     .map_err(|e| Error::config(file, key("glob"), e.to_string()))?
                     .filter_map(|p| p.ok())
                     .collect();
+                // Matches obey the same containment as explicit paths: a symlink (or a
+                // symlinked directory) leading out of the suite's directory is refused.
+                let root = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
+                for p in &found {
+                    let real = p.canonicalize().map_err(|e| Error::io(p, e))?;
+                    if !real.starts_with(&root) {
+                        return Err(Error::config(
+                            file,
+                            key("glob"),
+                            format!("{} resolves outside the suite's directory", p.display()),
+                        ));
+                    }
+                }
                 if found.is_empty() {
                     return Err(Error::config(
                         file,
@@ -405,7 +422,10 @@ threshold = 0.9
 
     #[test]
     fn selection_by_tag_ids_and_limit() {
-        let s = load(CASES).unwrap();
+        // A suite must check something; one memory check does.
+        let one =
+            "[[checks]]\nname = \"m\"\nkind = \"memory\"\nseverity = \"minor\"\nthreshold = 1.0\n";
+        let s = load(&format!("{CASES}{one}")).unwrap();
         let by_tag = Selection { slice: vec!["x".into()], ..Default::default() };
         assert_eq!(s.select(&by_tag).unwrap().len(), 2);
         let limited = Selection { limit: Some(1), ..by_tag };

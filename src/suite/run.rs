@@ -37,7 +37,8 @@ pub struct RunContext {
     pub seed: u64,
     /// Measured bundle open → first result, for `cold_start` checks.
     pub cold_start: Option<Duration>,
-    /// Threads that make and run the suite's inputs; 0 means one per core.
+    /// Threads that make and run the suite's inputs; 0 means one per core (one thread on
+    /// aarch64, see [`RunContext::effective_jobs`]).
     pub jobs: usize,
     /// When the whole run started, for the suite's boot budget (`budget_ms`); the runner's
     /// own start when absent.
@@ -49,9 +50,13 @@ pub struct RunContext {
 }
 
 impl RunContext {
-    /// The job count this run uses: `jobs`, or one per core when it is 0.
+    /// The job count this run uses: `jobs`, or one per core when it is 0 — except on
+    /// aarch64, where it is 1 until parallel inference is proven on a board: under qemu-user
+    /// (Cortex-A72), two threads running tract plans at once never finish (one thread spins
+    /// at 100 %), while x86-64 and armv7 (qemu) give identical reports at any job count.
     pub fn effective_jobs(&self) -> usize {
         match self.jobs {
+            0 if cfg!(target_arch = "aarch64") => 1,
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         }

@@ -6,6 +6,10 @@ use std::path::Path;
 use super::spec::*;
 use crate::error::{Error, Result};
 
+/// Timed runs (and warm-up runs) a latency check may ask for: enough for any percentile a
+/// board needs, and a bound so a typo cannot hang a boot.
+pub const MAX_TIMED_RUNS: usize = 100_000;
+
 /// Impossible thresholds and parameters are errors before anything runs.
 pub(super) fn validate(file: &Path, prefix: &str, check: &CheckSpec) -> Result<()> {
     let bad = |key: &str, msg: String| Err(Error::config(file, format!("{prefix}.{key}"), msg));
@@ -53,11 +57,18 @@ pub(super) fn validate(file: &Path, prefix: &str, check: &CheckSpec) -> Result<(
             _ => Ok(()),
         }
     };
+    let iou = |v: f32| -> Result<()> {
+        if !(v > 0.0 && v <= 1.0) {
+            return bad("iou", format!("must be within (0, 1], got {v}"));
+        }
+        Ok(())
+    };
     match &check.kind {
         CheckKind::Accuracy(a) => {
             per_target_default(&a.threshold)?;
             rate(&a.threshold)?;
             score(a.scoring.score_threshold)?;
+            iou(a.scoring.iou)?;
         }
         CheckKind::Invariance(a) => {
             per_target_default(&a.threshold)?;
@@ -74,6 +85,9 @@ pub(super) fn validate(file: &Path, prefix: &str, check: &CheckSpec) -> Result<(
             per_target_default(&a.threshold)?;
             rate(&a.threshold)?;
             severity_ok(&a.perturbation, "perturbation.severity")?;
+            if !(a.tolerance.is_finite() && a.tolerance >= 0.0) {
+                return bad("tolerance", format!("must be a number >= 0, got {}", a.tolerance));
+            }
             if a.direction.is_some() == a.expect.is_some() {
                 return bad(
                     "direction",
@@ -86,6 +100,7 @@ pub(super) fn validate(file: &Path, prefix: &str, check: &CheckSpec) -> Result<(
             per_target_default(&a.threshold)?;
             rate(&a.threshold)?;
             score(a.scoring.score_threshold)?;
+            iou(a.scoring.iou)?;
             if a.hold_through > 5 {
                 return bad("hold_through", format!("must be 0..=5, got {}", a.hold_through));
             }
@@ -93,8 +108,14 @@ pub(super) fn validate(file: &Path, prefix: &str, check: &CheckSpec) -> Result<(
         CheckKind::Latency(a) => {
             per_target_default(&a.threshold)?;
             positive(&a.threshold)?;
-            if a.iterations == 0 {
-                return bad("iterations", "must be at least 1".into());
+            if a.iterations == 0 || a.iterations > MAX_TIMED_RUNS {
+                return bad(
+                    "iterations",
+                    format!("must be 1..={MAX_TIMED_RUNS}, got {}", a.iterations),
+                );
+            }
+            if a.warmup > MAX_TIMED_RUNS {
+                return bad("warmup", format!("must be 0..={MAX_TIMED_RUNS}, got {}", a.warmup));
             }
             if a.windows() == 0 || a.windows() > a.iterations {
                 return bad(

@@ -154,12 +154,12 @@ pub(crate) enum Command {
     Bench {
         /// Bundle directory.
         bundle: Option<PathBuf>,
-        /// Timed runs.
-        #[arg(long, default_value_t = 100)]
-        iterations: usize,
-        /// Untimed runs first.
-        #[arg(long, default_value_t = 10)]
-        warmup: usize,
+        /// Timed runs (at most 100000).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        iterations: u32,
+        /// Untimed runs first (at most 100000).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+        warmup: u32,
         /// Image to time (default: a synthetic image of the input size).
         #[arg(long)]
         image: Option<PathBuf>,

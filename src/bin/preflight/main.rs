@@ -111,7 +111,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             perturb::perturb(&image, &name, severity, seed, &out)
         }
         Command::Bench { bundle, iterations, warmup, image, format } => {
-            bench::bench(&bundle_dir(bundle), iterations, warmup, image, format)
+            bench::bench(&bundle_dir(bundle), iterations as usize, warmup as usize, image, format)
         }
     }
 }

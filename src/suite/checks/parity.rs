@@ -34,11 +34,24 @@ impl Runner<'_> {
                 .find(|c| &c.id == id)
                 .ok_or_else(|| format!("{} has no outputs for case {id}", path.display()))?;
             let raw = self.clean_raw(&case).map_err(|e| format!("case {id}: {e}"))?;
+            if gold.outputs.is_empty() {
+                return Err(format!("{} holds no outputs for case {id}", path.display()).into());
+            }
             let mut case_bad = false;
             for g in &gold.outputs {
                 let t = raw.get(&g.name).ok_or_else(|| {
                     format!("model has no output {:?} recorded in the golden file", g.name)
                 })?;
+                if g.data.len() != g.shape.iter().product::<usize>() || g.data.is_empty() {
+                    return Err(format!(
+                        "{}: output {} of case {id} holds {} values for shape {:?}",
+                        path.display(),
+                        g.name,
+                        g.data.len(),
+                        g.shape
+                    )
+                    .into());
+                }
                 if t.shape != g.shape {
                     return Err(format!(
                         "output {} has shape {:?}, golden {:?}",

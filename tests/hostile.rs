@@ -1,0 +1,160 @@
+//! Hostile and careless input: each defect found by trying to break preflight has a test
+//! named after it. Bad input is refused with one line naming the file (exit 2), and a check
+//! that would compare nothing cannot pass.
+
+use crate::harness::*;
+use serde_json::{json, Value};
+
+const MODEL_SHA256: &str = "d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51";
+
+/// A scratch bundle with `suite` written as `hostile.toml`; returns the bundle and the path.
+fn with_suite(suite: &str) -> (ScratchBundle, String) {
+    let b = ScratchBundle::new();
+    let path = b.path().join("hostile.toml");
+    std::fs::write(&path, suite).unwrap();
+    let arg = path.to_str().unwrap().to_string();
+    (b, arg)
+}
+
+const ASTRONAUT: &str =
+    "name = \"hostile\"\n[[cases]]\nid = \"astronaut\"\nimage = \"cases/astronaut.png\"\nobjects = 1\ntags = [\"photo\"]\n";
+
+fn parity_with(golden: Value) -> Value {
+    let (b, suite) = with_suite(&format!(
+        "{ASTRONAUT}[[checks]]\nname = \"parity\"\nkind = \"parity\"\nseverity = \"critical\"\n\
+         golden = \"hostile-golden.json\"\ntolerance = \"exact\"\ncases = [\"astronaut\"]\n"
+    ));
+    std::fs::write(b.path().join("hostile-golden.json"), golden.to_string()).unwrap();
+    let o = preflight(&["check", b.arg(), "--suite", &suite, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    r["checks"][0].clone()
+}
+
+fn golden(outputs: Value) -> Value {
+    json!({
+        "schema": "preflight.golden/v1",
+        "model_sha256": MODEL_SHA256,
+        "recorded_on": "x86_64-unknown-linux-gnu",
+        "recorded_cpu": "test",
+        "tract_version": "0.23.9",
+        "cases": [{ "id": "astronaut", "outputs": outputs }],
+    })
+}
+
+#[test]
+fn golden_with_empty_data_cannot_pass() {
+    let c =
+        parity_with(golden(json!([{ "name": "Identity:0", "shape": [1, 512, 1], "data": [] }])));
+    assert_eq!(c["passed"], false);
+    assert!(c["detail"].as_str().unwrap().contains("cannot be evaluated"), "{c}");
+    assert!(c["detail"].as_str().unwrap().contains("holds 0 values"), "{c}");
+}
+
+#[test]
+fn golden_without_outputs_cannot_pass() {
+    let c = parity_with(golden(json!([])));
+    assert_eq!(c["passed"], false);
+    assert!(c["detail"].as_str().unwrap().contains("holds no outputs"), "{c}");
+}
+
+#[test]
+fn golden_with_truncated_data_cannot_pass() {
+    let c = parity_with(golden(
+        json!([{ "name": "Identity:0", "shape": [1, 512, 1], "data": vec![0.5; 24] }]),
+    ));
+    assert_eq!(c["passed"], false);
+    assert!(c["detail"].as_str().unwrap().contains("holds 24 values for shape [1, 512, 1]"), "{c}");
+}
+
+fn refused(suite: &str, needles: &[&str]) {
+    let (b, path) = with_suite(suite);
+    let o = preflight(&["check", b.arg(), "--suite", &path]);
+    let mut all = vec!["hostile.toml"];
+    all.extend_from_slice(needles);
+    assert_one_line_error(&o, &all);
+}
+
+#[test]
+fn nan_tolerance_in_a_directional_check_is_refused() {
+    refused(
+        &format!(
+            "{ASTRONAUT}[[checks]]\nname = \"d\"\nkind = \"directional\"\nseverity = \"minor\"\n\
+                  slice = [\"photo\"]\nperturbation = {{ name = \"occlude\", severity = 3 }}\n\
+                  direction = \"decrease\"\ntolerance = nan\nthreshold = 0.9\n"
+        ),
+        &["checks[0].tolerance", "NaN"],
+    );
+}
+
+#[test]
+fn negative_iou_is_refused() {
+    refused(
+        &format!(
+            "{ASTRONAUT}[[checks]]\nname = \"r\"\nkind = \"accuracy\"\nseverity = \"critical\"\n\
+                  metric = \"recall\"\nslice = [\"photo\"]\niou = -1.0\nthreshold = 0.9\n"
+        ),
+        &["checks[0].iou", "-1"],
+    );
+}
+
+#[test]
+fn suite_with_no_checks_is_refused() {
+    refused(ASTRONAUT, &["checks", "no checks"]);
+}
+
+#[test]
+fn latency_iterations_that_would_hang_are_refused() {
+    for (key, value) in [("iterations", "1000000000"), ("warmup", "1000000000")] {
+        let other = if key == "iterations" { "warmup = 1" } else { "iterations = 5" };
+        refused(
+            &format!(
+                "{ASTRONAUT}[[checks]]\nname = \"l\"\nkind = \"latency\"\nseverity = \"minor\"\n\
+                      stat = \"p50\"\n{key} = {value}\n{other}\nthreshold = 100.0\n"
+            ),
+            &[&format!("checks[0].{key}"), "100000"],
+        );
+    }
+}
+
+#[test]
+fn bench_iterations_over_the_limit_are_refused() {
+    let o = preflight(&["bench", "--iterations", "1000000000"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--iterations"), "{}", stderr(&o));
+}
+
+#[test]
+fn max_detections_zero_is_refused() {
+    let b = ScratchBundle::new();
+    b.edit_manifest("max_detections = 20", "max_detections = 0");
+    let o = preflight(&["inspect", b.arg()]);
+    assert_one_line_error(&o, &["bundle.toml", "output.max_detections"]);
+}
+
+#[test]
+fn fifo_as_model_file_is_refused_instead_of_hanging() {
+    let b = ScratchBundle::new();
+    std::fs::remove_file(b.model()).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(b.model()).status().unwrap();
+    assert!(made.success());
+    let o = preflight(&["inspect", b.arg()]);
+    assert_one_line_error(
+        &o,
+        &["face_detection_front_128x128_barracuda.onnx", "not a regular file"],
+    );
+}
+
+#[test]
+fn globbed_symlink_leaving_the_bundle_is_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::copy(case("astronaut.png"), outside.path().join("face_999.png")).unwrap();
+    let (b, suite) = with_suite(
+        "name = \"hostile\"\n[[cases]]\nglob = \"cases/extra/face_*.png\"\nobjects = 1\ntags = [\"x\"]\n\
+         [[checks]]\nname = \"r\"\nkind = \"accuracy\"\nseverity = \"critical\"\nmetric = \"recall\"\n\
+         slice = [\"x\"]\nthreshold = 0.5\n",
+    );
+    std::os::unix::fs::symlink(outside.path(), b.path().join("cases/extra")).unwrap();
+    let o = preflight(&["check", b.arg(), "--suite", &suite]);
+    assert_one_line_error(&o, &["hostile.toml", "cases[0].glob", "outside"]);
+}

@@ -158,3 +158,25 @@ fn globbed_symlink_leaving_the_bundle_is_refused() {
     let o = preflight(&["check", b.arg(), "--suite", &suite]);
     assert_one_line_error(&o, &["hostile.toml", "cases[0].glob", "outside"]);
 }
+
+#[test]
+fn undecodable_first_case_fails_its_checks_instead_of_exiting_2() {
+    let (b, suite) = with_suite(
+        "name = \"hostile\"\n[[cases]]\nid = \"broken\"\nimage = \"broken.png\"\nobjects = 1\n\
+         [[cases]]\nid = \"astronaut\"\nimage = \"cases/astronaut.png\"\nobjects = 1\n\
+         [[checks]]\nname = \"broken-found\"\nkind = \"accuracy\"\nseverity = \"critical\"\n\
+         metric = \"count_match\"\ncases = [\"broken\"]\nthreshold = 1.0\n\
+         [[checks]]\nname = \"astronaut-found\"\nkind = \"accuracy\"\nseverity = \"critical\"\n\
+         metric = \"count_match\"\ncases = [\"astronaut\"]\nthreshold = 1.0\n\
+         [[checks]]\nname = \"cold\"\nkind = \"cold_start\"\nseverity = \"minor\"\nthreshold = 1000.0\n",
+    );
+    std::fs::write(b.path().join("broken.png"), b"\x89PNG\r\n\x1a\n truncated").unwrap();
+    let o = preflight(&["check", b.arg(), "--suite", &suite, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "the gate fails, preflight still ran: {}", stderr(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &r["checks"];
+    assert_eq!(c[0]["passed"], false);
+    assert!(c[0]["detail"].as_str().unwrap().contains("broken.png"), "{}", c[0]);
+    assert_eq!(c[1]["passed"], true);
+    assert!(c[2]["detail"].as_str().unwrap().contains("cannot be evaluated"), "{}", c[2]);
+}

@@ -180,3 +180,31 @@ fn undecodable_first_case_fails_its_checks_instead_of_exiting_2() {
     assert_eq!(c[1]["passed"], true);
     assert!(c[2]["detail"].as_str().unwrap().contains("cannot be evaluated"), "{}", c[2]);
 }
+
+#[test]
+fn perturb_to_an_unsupported_format_keeps_the_existing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().join("keep.bmp");
+    std::fs::write(&keep, b"precious").unwrap();
+    let o = preflight(&[
+        "perturb",
+        case("astronaut.png").to_str().unwrap(),
+        "--name",
+        "blur",
+        "--out",
+        keep.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&o, &["keep.bmp", ".png or .jpg"]);
+    assert_eq!(std::fs::read(&keep).unwrap(), b"precious");
+    let png = dir.path().join("blurred.png");
+    let o = preflight(&[
+        "perturb",
+        case("astronaut.png").to_str().unwrap(),
+        "--name",
+        "blur",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(preflight::prelude::load_image(&png).is_ok());
+}

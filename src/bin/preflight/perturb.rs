@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
+use preflight::files::write_atomically;
 use preflight::prelude::*;
 use preflight::suite::perturb::Perturbation;
 
@@ -16,9 +17,16 @@ pub(crate) fn perturb(
     out: &Path,
 ) -> anyhow::Result<ExitCode> {
     let p: Perturbation = name.parse().map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    // Decide the format before touching `out`: an existing file is replaced whole or kept.
+    let format = match image::ImageFormat::from_path(out) {
+        Ok(f @ (image::ImageFormat::Png | image::ImageFormat::Jpeg)) => f,
+        _ => bail!("{}: write a .png or .jpg file", out.display()),
+    };
     let img = load_image(image)?.to_rgb8();
+    let mut bytes = Vec::new();
     p.apply(&img, severity, seed)
-        .save(out)
-        .with_context(|| format!("{}: cannot write image", out.display()))?;
+        .write_to(&mut std::io::Cursor::new(&mut bytes), format)
+        .with_context(|| format!("{}: cannot encode the image", out.display()))?;
+    write_atomically(out, &bytes)?;
     Ok(ExitCode::SUCCESS)
 }

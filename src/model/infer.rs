@@ -81,7 +81,7 @@ impl Model {
 
     /// Brings an image to the input size per the manifest (the first half of preprocessing).
     pub fn resize(&self, image: &DynamicImage) -> (image::RgbImage, Transform) {
-        preprocess::resize(&image.to_rgb8(), &self.bundle.manifest().input)
+        preprocess::resize(&preprocess::as_rgb8(image), &self.bundle.manifest().input)
     }
 
     /// Decodes outputs of [`Model::run_raw`].

@@ -1,8 +1,11 @@
 //! Image → input tensor, exactly as the model was trained: decode, resize per the manifest,
 //! channel order, layout and normalisation. Pure functions; no tract here.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::path::Path;
 
+use fast_image_resize as fir;
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, Rgb, RgbImage};
 
@@ -76,8 +79,16 @@ fn decode(bytes: &[u8]) -> std::result::Result<DynamicImage, String> {
 /// Alpha is dropped; gray models get Rec. 709 luma. Output values lie in
 /// `[(0·scale − mean) / std, (255·scale − mean) / std]` per channel.
 pub fn preprocess(image: &DynamicImage, spec: &InputSpec) -> (InputTensor, Transform) {
-    let (resized, transform) = resize(&image.to_rgb8(), spec);
+    let (resized, transform) = resize(&as_rgb8(image), spec);
     (to_tensor(&resized, spec, &transform), transform)
+}
+
+/// The image as 8-bit RGB, borrowed when it already is (a camera frame is not copied).
+pub fn as_rgb8(image: &DynamicImage) -> Cow<'_, RgbImage> {
+    match image {
+        DynamicImage::ImageRgb8(rgb) => Cow::Borrowed(rgb),
+        other => Cow::Owned(other.to_rgb8()),
+    }
 }
 
 /// The input size (width, height) for an `iw`×`ih` image: the shape's, or for per-image
@@ -166,14 +177,34 @@ pub fn resize(img: &RgbImage, spec: &InputSpec) -> (RgbImage, Transform) {
     }
 }
 
-/// Resamples to `w`×`h`; an image already that size is copied as is, so inputs prepared at
-/// the model's geometry reach it unchanged.
+/// Resamples to `w`×`h` with a bilinear convolution whose support widens with the downscale
+/// factor (antialiased, as Pillow's `BILINEAR` and `image`'s `Triangle`), in SIMD where the CPU
+/// has it. An image already that size is copied as is, so inputs prepared at the model's
+/// geometry reach it unchanged.
 fn scale(img: &RgbImage, w: u32, h: u32) -> RgbImage {
     if img.dimensions() == (w, h) {
-        img.clone()
-    } else {
-        imageops::resize(img, w, h, FilterType::Triangle)
+        return img.clone();
     }
+    let mut out = vec![0u8; w as usize * h as usize * 3];
+    let resized =
+        fir::images::ImageRef::new(img.width(), img.height(), img.as_raw(), fir::PixelType::U8x3)
+            .ok()
+            .zip(fir::images::Image::from_slice_u8(w, h, &mut out, fir::PixelType::U8x3).ok())
+            .and_then(|(src, mut dst)| {
+                let options = fir::ResizeOptions::new()
+                    .resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Bilinear));
+                // The resizer keeps its scratch buffers between frames: one per thread.
+                RESIZER.with(|r| r.borrow_mut().resize(&src, &mut dst, &options)).ok()
+            });
+    match resized.and_then(|()| RgbImage::from_raw(w, h, out)) {
+        Some(image) => image,
+        // Unreachable for an RGB image and a non-empty size; never worth a panic on a camera.
+        None => imageops::resize(img, w, h, FilterType::Triangle),
+    }
+}
+
+thread_local! {
+    static RESIZER: RefCell<fir::Resizer> = RefCell::new(fir::Resizer::new());
 }
 
 /// Lays out an image of the input size as the normalised tensor. Pixels outside the
@@ -182,26 +213,49 @@ pub fn to_tensor(img: &RgbImage, spec: &InputSpec, transform: &Transform) -> Inp
     let (h, w) = (img.height() as usize, img.width() as usize);
     let c = spec.color.channels();
     let mut data = vec![0.0f32; h * w * c];
-    // Precompute per channel so the inner loop is one multiply-add.
+    // Per channel, so each value is one multiply-add: v * mul + add.
     let mul: Vec<f32> = spec.std.iter().map(|s| spec.scale / s).collect();
     let add: Vec<f32> = spec.mean.iter().zip(&spec.std).map(|(m, s)| -m / s).collect();
     let padded: Vec<f32> = (0..c).map(|ch| spec.pad * mul[ch] + add[ch]).collect();
-    let [cx0, cy0, cx1, cy1] = transform.content;
-    for (x, y, px) in img.enumerate_pixels() {
-        let inside = x >= cx0 && x < cx1 && y >= cy0 && y < cy1;
-        let [r, g, b] = px.0;
-        let values: [u8; 3] = match spec.color {
-            ColorOrder::Rgb => [r, g, b],
-            ColorOrder::Bgr => [b, g, r],
-            ColorOrder::Gray => [luma(r, g, b), 0, 0],
-        };
-        let (x, y) = (x as usize, y as usize);
+    // Which source byte of an RGB pixel feeds each tensor channel (gray is computed).
+    let source: [usize; 3] = match spec.color {
+        ColorOrder::Bgr => [2, 1, 0],
+        _ => [0, 1, 2],
+    };
+    let [cx0, cy0, cx1, cy1] = transform.content.map(|v| v as usize);
+    let (cx1, cy1) = (cx1.min(w), cy1.min(h));
+    let raw = img.as_raw();
+    // Rows and columns are walked in the tensor's memory order so writes stay sequential.
+    for y in 0..h {
+        let row = &raw[y * w * 3..(y + 1) * w * 3];
+        let inside_row = y >= cy0 && y < cy1;
         for ch in 0..c {
-            let index = match spec.layout {
-                Layout::Nhwc => (y * w + x) * c + ch,
-                Layout::Nchw => (ch * h + y) * w + x,
+            let (m, a, p) = (mul[ch], add[ch], padded[ch]);
+            let value = |x: usize| -> f32 {
+                if !inside_row || x < cx0 || x >= cx1 {
+                    return p;
+                }
+                let px = &row[x * 3..x * 3 + 3];
+                let v = match spec.color {
+                    ColorOrder::Gray => luma(px[0], px[1], px[2]),
+                    _ => px[source[ch]],
+                };
+                v as f32 * m + a
             };
-            data[index] = if inside { values[ch] as f32 * mul[ch] + add[ch] } else { padded[ch] };
+            match spec.layout {
+                Layout::Nchw => {
+                    let plane = &mut data[(ch * h + y) * w..(ch * h + y + 1) * w];
+                    for (x, out) in plane.iter_mut().enumerate() {
+                        *out = value(x);
+                    }
+                }
+                Layout::Nhwc => {
+                    let line = &mut data[y * w * c..(y + 1) * w * c];
+                    for (x, out) in line.iter_mut().skip(ch).step_by(c).enumerate() {
+                        *out = value(x);
+                    }
+                }
+            }
         }
     }
     InputTensor { shape: spec.shape_for(h, w), data }
@@ -274,6 +328,25 @@ mod tests {
         let b = preprocess(&rgba, &s).0;
         assert_eq!(a, b);
         assert!((a.data[0] - (200.0 / 127.5 - 1.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn downscale_matches_pillow_bilinear() {
+        // Pillow 13.0.0: `Image.fromarray(a).resize((4, 3), Image.BILINEAR)` on this 9×7 image,
+        // the resampling the Python reference pipelines (and the PP-OCR tools) use.
+        let img = RgbImage::from_fn(9, 7, |x, y| {
+            let (x, y) = (x as i32, y as i32);
+            let c = |v: i32| v.rem_euclid(256) as u8;
+            Rgb([c(x * 37 + y * 11), c(x * x * 5 + y * 29), c(255 - x * 20 - y * 13)])
+        });
+        let pillow: [u8; 36] = [
+            40, 31, 227, 115, 70, 187, 181, 150, 141, 70, 119, 101, 64, 93, 199, 139, 132, 159,
+            185, 150, 113, 79, 106, 73, 88, 155, 171, 163, 189, 131, 160, 115, 85, 66, 153, 45,
+        ];
+        let ours = scale(&img, 4, 3);
+        for (i, (a, b)) in ours.as_raw().iter().zip(pillow).enumerate() {
+            assert!(a.abs_diff(b) <= 1, "value {i}: {a} vs Pillow's {b}");
+        }
     }
 
     #[test]

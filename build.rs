@@ -5,10 +5,15 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
+    // Read at run time, not with `env!`: a build-script binary compiled in one checkout can be
+    // reused from a shared target directory by another, whose files are elsewhere.
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let manifest_dir = Path::new(&manifest_dir);
     // Reports name the triple the binary was built for.
     println!("cargo:rustc-env=PREFLIGHT_TARGET_TRIPLE={}", std::env::var("TARGET").unwrap());
     // The tract version actually linked, from the lock file, for reports.
-    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock");
+    let lock = manifest_dir.join("Cargo.lock");
     println!("cargo:rerun-if-changed={}", lock.display());
     let lock = std::fs::read_to_string(lock).unwrap_or_default();
     let tract = lock
@@ -18,7 +23,7 @@ fn main() {
         .map_or("unknown".to_string(), |v| v.trim_matches('"').to_string());
     println!("cargo:rustc-env=PREFLIGHT_TRACT_VERSION={tract}");
 
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets");
+    let dir = manifest_dir.join("targets");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).collect())

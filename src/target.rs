@@ -22,8 +22,7 @@ pub struct TargetProfile {
     pub cpu: String,
     /// CPU cores on the board.
     pub cores: u32,
-    /// Inference threads meant for the board. Not applied yet: inference runs on one thread,
-    /// whatever this says (the reports' `host.cores` show what the board has).
+    /// Inference threads on the board (`--threads` overrides it; 0: one per core).
     pub threads: u32,
     /// Threads the self-test uses to make and run its inputs (default: one per core).
     #[serde(default)]

@@ -88,6 +88,9 @@ fn default_bundle_passes_with_a_complete_report_and_junit() {
     assert!(r["runtime"]["version"].is_string() && r["runtime"]["tract_version"] == "0.23.9");
     assert_eq!(r["host"]["triple"], "x86_64-unknown-linux-gnu");
     assert!(r["host"]["cores"].as_u64().unwrap() >= 1 && r["host"]["cpu"].is_string());
+    assert_eq!(r["host"]["threads"], 1);
+    let kernels = r["host"]["kernels"].as_array().unwrap();
+    assert!(kernels.iter().any(|k| k.as_str().unwrap().contains("mmm")), "{kernels:?}");
     let checks = r["checks"].as_array().unwrap();
     let kinds: std::collections::BTreeSet<&str> =
         checks.iter().map(|c| c["kind"].as_str().unwrap()).collect();

@@ -90,6 +90,52 @@ fn bench_reports_percentiles_and_cold_start() {
 }
 
 #[test]
+fn bench_profile_names_operators_and_kernels() {
+    let doc = json(&preflight(&[
+        "bench",
+        "--iterations",
+        "3",
+        "--warmup",
+        "1",
+        "--threads",
+        "2",
+        "--profile",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(doc["threads"], 2);
+    let p = &doc["profile"];
+    let nodes = p["top_nodes"].as_array().unwrap();
+    assert!(!nodes.is_empty() && nodes.len() <= 10, "{p}");
+    let share: f64 =
+        p["by_op"].as_array().unwrap().iter().map(|o| o["share"].as_f64().unwrap()).sum();
+    assert!((share - 1.0).abs() < 0.01, "operator shares sum to {share}");
+    assert!(p["kernels"].as_array().unwrap().iter().any(|k| k.as_str().unwrap().contains("mmm")));
+}
+
+#[test]
+fn two_inference_threads_agree_with_one() {
+    use preflight::prelude::*;
+    let img = load_image(&case("astronaut.png")).unwrap();
+    let one = Model::open(default_bundle()).unwrap();
+    let mut two = one.clone();
+    two.set_threads(2).unwrap();
+    assert_eq!(two.engine().threads(), 2);
+    let (a, b) = (
+        one.infer(&img, Default::default()).unwrap(),
+        two.infer(&img, Default::default()).unwrap(),
+    );
+    // Same decision; raw outputs within the parity check's `close` tolerance (a split matrix
+    // product may sum in another order).
+    assert_eq!(a.prediction, b.prediction);
+    for (x, y) in a.outputs.tensors.iter().zip(&b.outputs.tensors) {
+        for (u, v) in x.data.iter().zip(&y.data) {
+            assert!((u - v).abs() <= 1e-5 + 1e-4 * v.abs(), "{}: {u} vs {v}", x.name);
+        }
+    }
+}
+
+#[test]
 fn shipped_model_is_the_unmodified_upstream_file() {
     let bytes = std::fs::read(default_bundle().join("face_detection_front_128x128_barracuda.onnx"))
         .unwrap();

@@ -32,11 +32,19 @@ pub struct StartOptions {
     /// Threads for the suite's inputs (default: the target profile's `jobs`, else one per
     /// core). Timed checks always run alone.
     pub jobs: Option<usize>,
+    /// Inference threads (default: the target profile's `threads`, else one; 0: one per
+    /// core).
+    pub threads: Option<usize>,
     /// Treat a degraded verdict as failed.
     pub strict: bool,
 }
 
 impl StartOptions {
+    /// The inference threads this run uses.
+    pub fn inference_threads(&self) -> usize {
+        self.threads.or(self.target.as_ref().map(|t| t.threads as usize)).unwrap_or(1)
+    }
+
     fn context(&self, cold_start: Option<std::time::Duration>, started: &Started) -> RunContext {
         RunContext {
             target: self.target.clone(),
@@ -227,7 +235,8 @@ fn run(
             return Err(Error::config(dir.join(MANIFEST_FILE), key, message));
         }
     };
-    let model = Model::from_bundle(bundle)?;
+    let mut model = Model::from_bundle(bundle)?;
+    model.set_threads(options.inference_threads())?;
     // Cold start: from nothing loaded to the first result, on the first case. A case that
     // cannot be read or run is not an error here: the checks that use it fail with the
     // reason, and so does the cold-start check (not timed).

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tract_onnx::pb::{GraphProto, ModelProto};
+use tract_onnx::prelude::tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::internal::tract_smallvec::smallvec;
 
@@ -82,15 +83,26 @@ impl Outputs {
 /// recently used is dropped (each plan holds its own optimized graph).
 const MAX_PLANS: usize = 8;
 
-type Plan = Arc<TypedRunnableModel>;
+/// Execution states kept per plan for reuse; more concurrent runs than this spawn more.
+const MAX_IDLE_STATES: usize = 4;
+
+/// A runnable plan and the execution states its finished runs handed back: a fresh state per
+/// run would allocate every node's state again.
+#[derive(Debug)]
+pub(super) struct PlanEntry {
+    pub(super) runnable: Arc<TypedRunnableModel>,
+    idle: Mutex<Vec<TypedSimpleState>>,
+}
+
+type Plan = Arc<PlanEntry>;
 
 /// Per-size plans, least recently used first.
 type PlanCache = Arc<Mutex<Vec<(Vec<usize>, Plan)>>>;
 
 /// An optimized, runnable model.
 ///
-/// `Engine` is `Send + Sync`: plans are immutable and every [`Engine::run`] allocates its
-/// own execution state, so one engine can serve several threads at once.
+/// `Engine` is `Send + Sync`: plans are immutable and each concurrent [`Engine::run`] takes
+/// its own execution state, so one engine can serve several threads at once.
 ///
 /// Models whose input size is chosen per image (`fit-longer-side`, `pad-right` with
 /// `max_width`) get one plan per concrete shape, optimized on first use and cached: tract
@@ -105,6 +117,9 @@ pub struct Engine {
     plans: PlanCache,
     metadata: Arc<BTreeMap<String, String>>,
     info: ModelInfo,
+    /// Where tract runs its matrix products: this thread, or a pool of `threads`.
+    executor: Executor,
+    threads: usize,
 }
 
 impl Engine {
@@ -169,7 +184,46 @@ impl Engine {
             template,
             metadata: Arc::new(metadata),
             info,
+            executor: Executor::SingleThread,
+            threads: 1,
         })
+    }
+
+    /// Runs inference on `threads` threads (0: one per core). One thread runs on the calling
+    /// thread: a one-thread pool would only add a hand-off per matrix product.
+    pub fn set_threads(&mut self, threads: usize) -> Result<()> {
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        self.executor = if threads == 1 {
+            Executor::SingleThread
+        } else {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("preflight-infer-{i}"))
+                .build()
+                .map_err(|e| {
+                    Error::model(&self.model_path, format!("cannot start {threads} threads: {e}"))
+                })?;
+            Executor::MultiThread(Arc::new(pool))
+        };
+        self.threads = threads;
+        Ok(())
+    }
+
+    /// Threads inference runs on.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    pub(super) fn executor(&self) -> Executor {
+        self.executor.clone()
+    }
+
+    /// The manifest's input shape (the default plan's).
+    pub fn input_shape(&self) -> Vec<usize> {
+        self.spec.shape.clone()
     }
 
     /// A value of the model's ONNX metadata (`metadata_props`).
@@ -209,7 +263,7 @@ impl Engine {
     }
 
     /// The plan for `shape`, optimizing (once) a new one when the size is chosen per image.
-    fn plan_for(&self, shape: &[usize]) -> Result<Plan> {
+    pub(super) fn plan_for(&self, shape: &[usize]) -> Result<Plan> {
         if shape == self.spec.shape.as_slice() {
             return Ok(self.plan.clone());
         }
@@ -268,9 +322,20 @@ impl Engine {
         let plan = self.plan_for(&input.shape)?;
         let tensor = Tensor::from_shape(&input.shape, &input.data)
             .map_err(|e| Error::inference(&self.model_path, e))?;
-        let raw = plan
-            .run(smallvec![tensor.into()])
-            .map_err(|e| Error::inference(&self.model_path, e))?;
+        let idle = plan.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut state = match idle {
+            Some(state) => state,
+            None => plan.runnable.spawn().map_err(|e| Error::inference(&self.model_path, e))?,
+        };
+        let raw =
+            multithread_tract_scope(self.executor.clone(), || state.run(smallvec![tensor.into()]))
+                .map_err(|e| Error::inference(&self.model_path, e))?;
+        // Only a state whose run finished goes back: a failed one may hold a half-run turn.
+        let mut idle = plan.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE_STATES {
+            idle.push(state);
+        }
+        drop(idle);
         let elapsed = start.elapsed();
         let tensors = raw
             .iter()
@@ -297,9 +362,10 @@ fn optimize(path: &Path, mut model: InferenceModel, shape: &[usize]) -> Result<T
 }
 
 fn runnable(path: &Path, typed: TypedModel) -> Result<Plan> {
-    typed
+    let runnable = typed
         .into_runnable()
-        .map_err(|e| Error::model(path, format!("cannot make the plan runnable: {e:#}")))
+        .map_err(|e| Error::model(path, format!("cannot make the plan runnable: {e:#}")))?;
+    Ok(Arc::new(PlanEntry { runnable, idle: Mutex::new(Vec::new()) }))
 }
 
 fn input_sizes(spec: &InputSpec) -> String {

@@ -44,6 +44,12 @@ impl Model {
         Ok(Model { bundle, engine, decoder })
     }
 
+    /// Runs inference on `threads` threads (0: one per core; 1, the default: the calling
+    /// thread). Results match one thread's within the parity tolerance.
+    pub fn set_threads(&mut self, threads: usize) -> Result<()> {
+        self.engine.set_threads(threads)
+    }
+
     /// The bundle this model came from.
     pub fn bundle(&self) -> &Bundle {
         &self.bundle

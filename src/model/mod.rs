@@ -11,6 +11,7 @@ pub mod fixup;
 mod infer;
 pub mod manifest;
 pub mod preprocess;
+pub mod profile;
 pub mod timing;
 mod validate;
 

@@ -22,11 +22,16 @@ pub fn measure(
     (0..iterations).map(|_| Ok(model.infer(image, options)?.elapsed)).collect()
 }
 
-/// Opens the bundle in `dir` and runs `image` once: the time from nothing loaded to the
-/// first result ("cold start"), with the model, ready to serve.
-pub fn cold_start(dir: &Path, image: &image::DynamicImage) -> Result<(Model, Duration)> {
+/// Opens the bundle in `dir` and runs `image` once on `threads` inference threads: the time
+/// from nothing loaded to the first result ("cold start"), with the model, ready to serve.
+pub fn cold_start(
+    dir: &Path,
+    image: &image::DynamicImage,
+    threads: usize,
+) -> Result<(Model, Duration)> {
     let start = Instant::now();
-    let model = Model::open(dir)?;
+    let mut model = Model::open(dir)?;
+    model.set_threads(threads)?;
     model.infer(image, DecodeOptions::default())?;
     Ok((model, start.elapsed()))
 }

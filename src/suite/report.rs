@@ -113,6 +113,8 @@ impl Report {
                 cores: host_cores(),
                 target: ctx.target.as_ref().map(|t| t.name.clone()),
                 emulated: ctx.target.as_ref().is_some_and(|t| t.emulated),
+                threads: model.engine().threads(),
+                kernels: model.engine().kernels(),
             },
             timing,
             checks,
@@ -214,6 +216,11 @@ pub struct HostInfo {
     pub target: Option<String>,
     /// Whether the profile is an emulator.
     pub emulated: bool,
+    /// Inference threads.
+    pub threads: usize,
+    /// The kernels tract selected on this CPU for the model (matrix-multiply implementations
+    /// and their counts): which code actually ran.
+    pub kernels: Vec<String>,
 }
 
 impl Report {

@@ -70,6 +70,9 @@ pub(crate) enum Command {
         /// Keep at most K classes or detections.
         #[arg(long, value_name = "K")]
         top: Option<usize>,
+        /// Inference threads (0: one per core; default 1).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(0..=256))]
+        threads: Option<u16>,
     },
     /// Show a bundle's manifest, the model's inputs and outputs, node counts and hashes.
     Inspect {
@@ -96,6 +99,9 @@ pub(crate) enum Command {
         /// one per core). Timed checks always run alone.
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         jobs: Option<u16>,
+        /// Inference threads (0: one per core; default 1, or the target's `threads`).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(0..=256))]
+        threads: Option<u16>,
         /// Hardware profile name (see targets/) or a profile .toml file.
         #[arg(long)]
         target: Option<String>,
@@ -163,6 +169,13 @@ pub(crate) enum Command {
         /// Image to time (default: a synthetic image of the input size).
         #[arg(long)]
         image: Option<PathBuf>,
+        /// Inference threads (0: one per core; default 1).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(0..=256))]
+        threads: Option<u16>,
+        /// Also time every operator of the plan and name the kernels tract selected on this
+        /// CPU (top 10 operators by share of inference time).
+        #[arg(long)]
+        profile: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,

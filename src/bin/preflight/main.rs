@@ -68,13 +68,16 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run { paths, format, threshold, top } => run::run(paths, format, threshold, top),
+        Command::Run { paths, format, threshold, top, threads } => {
+            run::run(paths, format, threshold, top, threads.map_or(1, usize::from))
+        }
         Command::Inspect { bundle, format } => inspect::inspect(&bundle_dir(bundle), format),
         Command::Check {
             bundle,
             suite,
             tier,
             jobs,
+            threads,
             target,
             strict,
             seed,
@@ -90,6 +93,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 suite,
                 tier: tier.into(),
                 jobs: jobs.map(usize::from),
+                threads: threads.map(usize::from),
                 strict,
             };
             let screen = screen.map(|p| {
@@ -110,8 +114,18 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Perturb { image, name, severity, seed, out } => {
             perturb::perturb(&image, &name, severity, seed, &out)
         }
-        Command::Bench { bundle, iterations, warmup, image, format } => {
-            bench::bench(&bundle_dir(bundle), iterations as usize, warmup as usize, image, format)
+        Command::Bench { bundle, iterations, warmup, image, threads, profile, format } => {
+            bench::bench(
+                &bundle_dir(bundle),
+                bench::Options {
+                    iterations: iterations as usize,
+                    warmup: warmup as usize,
+                    image,
+                    threads: threads.map_or(1, usize::from),
+                    profile,
+                },
+                format,
+            )
         }
     }
 }

@@ -15,6 +15,7 @@ pub(crate) fn run(
     format: Format,
     threshold: Option<f32>,
     top: Option<usize>,
+    threads: usize,
 ) -> anyhow::Result<ExitCode> {
     let dir = if is_bundle(&paths[0]) { paths.remove(0) } else { default_bundle() };
     if paths.is_empty() {
@@ -25,7 +26,8 @@ pub(crate) fn run(
             bail!("--threshold {t}: must be within 0..=1");
         }
     }
-    let model = Model::open(&dir)?;
+    let mut model = Model::open(&dir)?;
+    model.set_threads(threads)?;
     let options = DecodeOptions { threshold, top };
     let mut results = Vec::new();
     for path in &paths {

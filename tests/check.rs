@@ -75,7 +75,7 @@ fn default_bundle_passes_with_a_complete_report_and_junit() {
     let r: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(r["schema"], "preflight.report/v1");
     assert_eq!(r["verdict"], "pass");
-    for key in ["started_at", "duration_ms", "seed"] {
+    for key in ["started_at", "started_unix", "duration_ms", "seed"] {
         assert!(!r[key].is_null(), "{key}");
     }
     assert_eq!(
@@ -213,7 +213,7 @@ threshold = 10000.0
 /// Drops what may differ between identical runs: timestamps and timings.
 pub(crate) fn without_timings(mut r: Value) -> Value {
     let obj = r.as_object_mut().unwrap();
-    for key in ["started_at", "duration_ms", "timing"] {
+    for key in ["started_at", "started_unix", "duration_ms", "timing"] {
         obj.remove(key);
     }
     for c in obj["checks"].as_array_mut().unwrap() {

@@ -9,4 +9,5 @@ mod harness;
 mod hostile;
 mod layers;
 mod ocr;
+mod reports;
 mod selftest;

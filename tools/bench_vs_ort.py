@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """preflight beside what a camera vendor would otherwise write: Python + onnxruntime + Pillow.
 
-    python3 tools/bench_vs_ort.py [--iterations 200] [--warmup 20] [--out BENCHMARKS.md]
+    python3 tools/bench_vs_ort.py [--iterations 200] [--rounds 5] [--warmup 20] [--out FILE]
 
 Builds preflight in release (`cargo build --release --bin preflight --example raw_tract`),
 then for BlazeFace and the three PP-OCR models times the same work on each side, one thread,
@@ -19,8 +19,9 @@ in one run, and prints one table (written to --out as well):
 
 Runs itself in the pinned venv of tools/requirements-ppocr.txt (onnxruntime 1.20.1, numpy,
 Pillow), like tools/make_ppocr_cases.py. PP-OCR models come from the model cache
-(tools/fetch_ppocr.py). Medians of --iterations runs after --warmup; the ratios are
-preflight / reference, below 1 is faster.
+(tools/fetch_ppocr.py). The sides are measured in --rounds interleaved rounds (the machine
+is shared: load that comes and goes must not land on one side only); each figure is the
+median of its rounds' medians. The ratios are preflight / reference, below 1 is faster.
 """
 import argparse
 import json
@@ -141,7 +142,9 @@ def main():
     from ppocr_reference import cpu_name
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=200)
-    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=20, help="untimed runs before each round")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved rounds; each figure is the median of the rounds' medians")
     parser.add_argument("--out", help="also write the table and the machine to this file")
     parser.add_argument("--no-build", action="store_true", help="use target/release as it is")
     args = parser.parse_args()
@@ -168,43 +171,56 @@ def main():
         img.load()
         x = prepare(np, Image, img, spec)
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        t = time.perf_counter()
-        sess = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        name = sess.get_inputs()[0].name
-        names = [o.name for o in sess.get_outputs()]
-        sess.run(None, {name: x})
-        ort_open = (time.perf_counter() - t) * 1e3
-
-        def pipeline():
-            t = prepare(np, Image, img, spec)
-            decode(np, bundle, sess.run(None, {name: t}), names)
-
-        ort_pipeline = timed(pipeline, args.iterations, args.warmup)
-        ort_infer = timed(lambda: sess.run(None, {name: x}), args.iterations, args.warmup)
-        resize_norm = timed(lambda: prepare(np, Image, img, spec), args.iterations, args.warmup)
-
-        pf = preflight_bench(binary, bundle_dir, image_path, args.iterations, args.warmup)
-        # The same tensor geometry as an image: preflight's inference without resampling.
+        # The machine is shared: measuring one side after the other lets a burst of load on
+        # the host land on one side only. Both sides are measured in interleaved rounds and
+        # each figure is the median of its rounds' medians.
+        per_round = max(1, args.iterations // args.rounds)
         shape = list(x.shape)
         h, w = (shape[2], shape[3]) if spec["layout"] == "nchw" else (shape[1], shape[2])
+        figures = {k: [] for k in ("ort_open", "ort_pipeline", "ort_infer", "resize_norm",
+                                   "pf_pipeline", "pf_open", "pf_infer", "raw")}
         with tempfile.TemporaryDirectory() as tmp:
+            # The same tensor geometry as an image: preflight's inference without resampling.
             at_size = os.path.join(tmp, "at-size.png")
             Image.new("RGB", (w, h), (128, 128, 128)).save(at_size)
-            pf_infer = preflight_bench(binary, bundle_dir, at_size, args.iterations, args.warmup)
-        raw = json.loads(subprocess.run(
-            [raw_tract, path, ",".join(map(str, shape)), str(args.iterations), str(args.warmup)],
-            check=True, capture_output=True, text=True).stdout)
+            for _ in range(args.rounds):
+                options = ort.SessionOptions()
+                options.intra_op_num_threads = 1
+                options.inter_op_num_threads = 1
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                t = time.perf_counter()
+                sess = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+                name = sess.get_inputs()[0].name
+                names = [o.name for o in sess.get_outputs()]
+                sess.run(None, {name: x})
+                figures["ort_open"].append((time.perf_counter() - t) * 1e3)
+
+                def pipeline():
+                    t = prepare(np, Image, img, spec)
+                    decode(np, bundle, sess.run(None, {name: t}), names)
+
+                figures["ort_pipeline"].append(timed(pipeline, per_round, args.warmup))
+                figures["ort_infer"].append(
+                    timed(lambda: sess.run(None, {name: x}), per_round, args.warmup))
+                figures["resize_norm"].append(
+                    timed(lambda: prepare(np, Image, img, spec), per_round, args.warmup))
+                pf = preflight_bench(binary, bundle_dir, image_path, per_round, args.warmup)
+                figures["pf_pipeline"].append(pf["latency_ms"]["p50"])
+                figures["pf_open"].append(pf["cold_start_ms"])
+                pf_infer = preflight_bench(binary, bundle_dir, at_size, per_round, args.warmup)
+                figures["pf_infer"].append(pf_infer["latency_ms"]["p50"])
+                raw = json.loads(subprocess.run(
+                    [raw_tract, path, ",".join(map(str, shape)), str(per_round),
+                     str(args.warmup)], check=True, capture_output=True, text=True).stdout)
+                figures["raw"].append(raw["p50_ms"])
+        f = {k: statistics.median(v) for k, v in figures.items()}
         rows.append({
             "bundle": bundle["name"], "case": f"{os.path.basename(case)} {img.size[0]}x{img.size[1]}",
             "input": "x".join(map(str, shape)),
-            "pipeline": (pf["latency_ms"]["p50"], ort_pipeline),
-            "inference": (pf_infer["latency_ms"]["p50"], ort_infer, raw["p50_ms"]),
-            "resize_norm_py": resize_norm,
-            "open": (pf["cold_start_ms"], ort_open),
+            "pipeline": (f["pf_pipeline"], f["ort_pipeline"]),
+            "inference": (f["pf_infer"], f["ort_infer"], f["raw"]),
+            "resize_norm_py": f["resize_norm"],
+            "open": (f["pf_open"], f["ort_open"]),
         })
 
     lines = [
@@ -218,8 +234,9 @@ def main():
             f"| {ip:.2f} / {io:.2f} / {it:.2f} | {ip / io:.2f} | {ip / it:.2f} | {op:.1f} / {oo:.1f} |")
     machine = (f"{cpu_name()}, {os.cpu_count()} logical cores, {platform.system()} "
                f"{platform.release()}; onnxruntime {ort.__version__}, numpy {np.__version__}, "
-               f"Pillow {Image.__version__}; preflight release build; one thread each; medians "
-               f"of {args.iterations} runs after {args.warmup}")
+               f"Pillow {Image.__version__}; preflight release build; one thread each; median of "
+               f"{args.rounds} interleaved rounds' medians, {args.iterations // args.rounds} runs "
+               f"per round after {args.warmup} warm-up")
     text = "\n".join(lines) + "\n\n" + machine + "\n"
     print(text)
     for r in rows:

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use image::DynamicImage;
 
-use super::health::{Health, HealthMonitor};
+use super::health::{Health, HealthMonitor, HealthStatus};
 use crate::error::{Error, Result};
 use crate::model::bundle::{Bundle, MANIFEST_FILE};
 use crate::model::decode::{DecodeOptions, Detection, Prediction};
@@ -166,6 +166,49 @@ impl Runtime {
         &self.health
     }
 
+    /// The self-test report and what the runtime has served since, as Prometheus metrics
+    /// (text exposition format), for firmware that serves its own `/metrics`.
+    pub fn metrics(&self) -> String {
+        use crate::suite::metrics::Metrics;
+        let mut m = Metrics::default();
+        self.report.write_metrics(&mut m);
+        let health = self.health();
+        let b = ("bundle", self.report.bundle.name.as_str());
+        m.family("preflight_inferences_served_total", "counter", "Inferences served since start.")
+            .series("preflight_inferences_served_total", &[b], health.served as f64);
+        m.family(
+            "preflight_serving_latency_seconds",
+            "gauge",
+            "End-to-end latency of the last served inferences (up to 128): p50 and p99.",
+        );
+        if health.samples > 0 {
+            for (stat, v) in [("p50", health.p50_ms), ("p99", health.p99_ms)] {
+                m.series(
+                    "preflight_serving_latency_seconds",
+                    &[b, ("stat", stat)],
+                    f64::from(v) / 1e3,
+                );
+            }
+        }
+        m.family(
+            "preflight_health",
+            "gauge",
+            "Serving health as a state set: ok, over_budget (p99 over the suite's budget), no_data.",
+        );
+        for (name, state) in [
+            ("ok", HealthStatus::Ok),
+            ("over_budget", HealthStatus::OverBudget),
+            ("no_data", HealthStatus::NoData),
+        ] {
+            m.series(
+                "preflight_health",
+                &[b, ("status", name)],
+                f64::from(u8::from(health.status == state)),
+            );
+        }
+        m.finish()
+    }
+
     /// Re-runs the checks the suite lists under `recheck` (say, parity on three cases) on the
     /// loaded model, without reloading it, and returns their report.
     pub fn recheck(&self) -> Report {
@@ -192,8 +235,8 @@ pub fn check(
     dir: &Path,
     options: &StartOptions,
     progress: &mut dyn FnMut(usize, usize, &str),
-) -> Result<(Model, Report)> {
-    run(dir, options, progress).map(|(model, _, report)| (model, report))
+) -> Result<(Model, Suite, Report)> {
+    run(dir, options, progress)
 }
 
 fn run(

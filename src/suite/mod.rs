@@ -6,10 +6,13 @@
 //! the `model` layer and never the `device` layer.
 
 pub(crate) mod checks;
+pub mod evidence;
 pub mod gate;
 pub mod golden;
+pub mod html;
 mod load;
 pub mod metric;
+pub mod metrics;
 pub mod perturb;
 mod plan;
 pub mod report;

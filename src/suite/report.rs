@@ -30,6 +30,8 @@ pub struct Report {
     pub serving_allowed: bool,
     /// Start of the run, RFC 3339 UTC.
     pub started_at: String,
+    /// Start of the run, Unix seconds (for metrics and sorting).
+    pub started_unix: u64,
     /// Wall time of the whole run, bundle open included (ms).
     pub duration_ms: f64,
     /// Seed used for perturbations.
@@ -50,13 +52,15 @@ pub struct Report {
 #[derive(Debug, Clone)]
 pub struct Started {
     at: String,
+    unix: u64,
     instant: Instant,
 }
 
 impl Started {
     /// Now.
     pub fn now() -> Started {
-        Started { at: now_rfc3339(), instant: Instant::now() }
+        let unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Started { at: rfc3339(unix), unix, instant: Instant::now() }
     }
 
     /// The instant it started.
@@ -90,6 +94,7 @@ impl Report {
             strict,
             serving_allowed: verdict.allows_serving(strict),
             started_at: started.at.clone(),
+            started_unix: started.unix,
             duration_ms: (started.instant.elapsed().as_secs_f64() * 1e4).round() / 10.0,
             seed: ctx.seed,
             bundle: BundleInfo {
@@ -129,6 +134,8 @@ pub struct CheckResult {
     pub name: String,
     /// Check kind (`accuracy`, `latency`, ...).
     pub kind: String,
+    /// What the check asserts, in the suite author's words.
+    pub description: String,
     /// Severity.
     pub severity: Severity,
     /// `true` pass, `false` fail, `null` not measured.
@@ -372,12 +379,6 @@ fn esc(s: &str) -> String {
             c => c.to_string(),
         })
         .collect()
-}
-
-/// Now as RFC 3339 UTC, to the second.
-fn now_rfc3339() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    rfc3339(secs)
 }
 
 fn rfc3339(secs: u64) -> String {

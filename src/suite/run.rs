@@ -161,6 +161,7 @@ impl Runner<'_> {
         CheckResult {
             name: check.name.clone(),
             kind: check.kind.name().into(),
+            description: check.description.clone(),
             severity: check.severity,
             passed: match outcome.status {
                 Status::Pass => Some(true),
@@ -378,7 +379,7 @@ fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sy
 
 /// Applies `f` to the part of a model-sized image the original covers: padding is not part
 /// of the scene, so noise, blur or a turn upside down must not touch it.
-fn perturb_content(
+pub(crate) fn perturb_content(
     img: &RgbImage,
     transform: &Transform,
     f: impl Fn(&RgbImage) -> RgbImage,

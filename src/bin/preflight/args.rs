@@ -117,6 +117,14 @@ pub(crate) enum Command {
         /// Write a JUnit XML report here (atomically).
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Write a self-contained HTML report here (atomically): the verdict, how the device
+        /// was tested, every check, robustness curves and failing cases as pictures.
+        #[arg(long, value_name = "FILE.html")]
+        html: Option<PathBuf>,
+        /// Write Prometheus metrics here (atomically), e.g. into node_exporter's textfile
+        /// collector directory as `preflight.prom`.
+        #[arg(long, value_name = "FILE.prom")]
+        metrics: Option<PathBuf>,
         /// What to print on stdout.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,

@@ -10,10 +10,16 @@ use preflight::prelude::*;
 
 use crate::args::Format;
 
+/// Failing cases pictured in the HTML report: per check, and in all (each is two small PNGs).
+const EVIDENCE_PER_CHECK: usize = 2;
+const EVIDENCE_TOTAL: usize = 16;
+
 /// Files `check` writes besides stdout.
 pub(crate) struct Outputs {
     pub(crate) report: Option<PathBuf>,
     pub(crate) junit: Option<PathBuf>,
+    pub(crate) html: Option<PathBuf>,
+    pub(crate) metrics: Option<PathBuf>,
     pub(crate) screen: Option<(PathBuf, ScreenSize)>,
 }
 
@@ -35,13 +41,26 @@ pub(crate) fn check(
             }
         }
     };
-    let (_, report) = preflight::device::runtime::check(dir, options, &mut progress)?;
+    let (model, suite, report) = preflight::device::runtime::check(dir, options, &mut progress)?;
     // Write the files before printing, so a closed stdout never loses a report.
     if let Some(p) = &outputs.report {
         write_atomically(p, report.to_json().as_bytes())?;
     }
     if let Some(p) = &outputs.junit {
         write_atomically(p, report.to_junit().as_bytes())?;
+    }
+    if let Some(p) = &outputs.html {
+        let evidence = preflight::suite::evidence::failing_cases(
+            &model,
+            &suite,
+            &report,
+            EVIDENCE_PER_CHECK,
+            EVIDENCE_TOTAL,
+        );
+        write_atomically(p, report.to_html(&evidence).as_bytes())?;
+    }
+    if let Some(p) = &outputs.metrics {
+        write_atomically(p, report.to_prometheus().as_bytes())?;
     }
     if let Some((p, size)) = &outputs.screen {
         let img = preflight::device::display::render(&report, None, *size);

@@ -83,6 +83,8 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             seed,
             report,
             junit,
+            html,
+            metrics,
             format,
             screen,
             screen_size,
@@ -106,7 +108,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             check::check(
                 &bundle_dir(bundle),
                 &options,
-                check::Outputs { report, junit, screen },
+                check::Outputs { report, junit, html, metrics, screen },
                 format,
             )
         }

@@ -166,11 +166,13 @@ impl Runner<'_> {
             curve.push(m.value);
         }
         let held = breaking.map_or(5, |b| b - 1);
-        let values = curve
+        let mut values: BTreeMap<String, f64> = curve
             .iter()
             .enumerate()
             .map(|(i, v)| (format!("{}@{}", a.metric.name(), i + 1), *v))
             .collect();
+        // The limit each severity is held to: a chart of the curve draws it.
+        values.insert("limit".into(), threshold);
         let curve_s: Vec<String> = curve.iter().map(|v| format!("{v:.2}")).collect();
         let breaks = match breaking {
             Some(b) => format!("breaks at severity {b}"),

@@ -27,6 +27,15 @@ fn pipeline(c: &mut Criterion) {
     c.bench_function("model/infer_astronaut_end_to_end", |b| {
         b.iter(|| model.infer(black_box(&astronaut), DecodeOptions::default()).unwrap())
     });
+    // After an inference, as in the suite: tract's AVX kernels once left the CPU in a state
+    // that made this float code 14x slower (see model/cpu.rs).
+    let (resized, _) = model.resize(&face);
+    model.infer(&astronaut, DecodeOptions::default()).unwrap();
+    c.bench_function("perturb/gaussian_noise_128x128_after_inference", |b| {
+        b.iter(|| {
+            preflight::suite::perturb::Perturbation::GaussianNoise.apply(black_box(&resized), 1, 7)
+        })
+    });
 }
 
 /// The same model through tract's own API, no preflight in the loop: the baseline that

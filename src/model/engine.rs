@@ -328,8 +328,9 @@ impl Engine {
             None => plan.runnable.spawn().map_err(|e| Error::inference(&self.model_path, e))?,
         };
         let raw =
-            multithread_tract_scope(self.executor.clone(), || state.run(smallvec![tensor.into()]))
-                .map_err(|e| Error::inference(&self.model_path, e))?;
+            multithread_tract_scope(self.executor.clone(), || state.run(smallvec![tensor.into()]));
+        super::cpu::clear_upper_vector_state();
+        let raw = raw.map_err(|e| Error::inference(&self.model_path, e))?;
         // Only a state whose run finished goes back: a failed one may hold a half-run turn.
         let mut idle = plan.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE_STATES {

@@ -5,6 +5,7 @@
 //! devices: it imports neither the `suite` layer nor the `device` layer.
 
 pub mod bundle;
+mod cpu;
 pub mod decode;
 pub mod engine;
 pub mod fixup;

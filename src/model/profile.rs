@@ -71,6 +71,7 @@ impl Engine {
                 )
             })
             .map_err(|e| Error::inference(self.model_path(), e))?;
+            super::cpu::clear_upper_vector_state();
         }
         let total: Duration = per_node.iter().sum();
         let share = |d: Duration| {

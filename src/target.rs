@@ -32,6 +32,9 @@ pub struct TargetProfile {
     /// Free text.
     #[serde(default)]
     pub notes: String,
+    /// Where the profile was read from (`targets/<name>.toml` when built in).
+    #[serde(skip)]
+    pub source: std::path::PathBuf,
 }
 
 impl TargetProfile {
@@ -41,12 +44,12 @@ impl TargetProfile {
         if name_or_path.ends_with(".toml") {
             let path = Path::new(name_or_path);
             let text = crate::files::read_text(path)?;
-            return parse_toml(path, &text);
+            let profile: TargetProfile = parse_toml(path, &text)?;
+            return Ok(TargetProfile { source: path.to_path_buf(), ..profile });
         }
-        for (stem, text) in BUILTIN {
-            let profile: TargetProfile =
-                parse_toml(Path::new(&format!("targets/{stem}.toml")), text)?;
-            if profile.name == name_or_path || *stem == name_or_path {
+        for profile in TargetProfile::builtin()? {
+            let stem = profile.source.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            if profile.name == name_or_path || stem == name_or_path {
                 return Ok(profile);
             }
         }
@@ -62,8 +65,32 @@ impl TargetProfile {
     pub fn builtin() -> Result<Vec<TargetProfile>> {
         BUILTIN
             .iter()
-            .map(|(stem, text)| parse_toml(Path::new(&format!("targets/{stem}.toml")), text))
+            .map(|(stem, text)| {
+                let path = std::path::PathBuf::from(format!("targets/{stem}.toml"));
+                let profile: TargetProfile = parse_toml(&path, text)?;
+                Ok(TargetProfile { source: path, ..profile })
+            })
             .collect()
+    }
+
+    /// Refuses a profile made for another CPU architecture than this binary's. Its per-target
+    /// thresholds would not describe this machine, and an emulated profile would turn a
+    /// failing latency check into "not measured": `--target` must never bypass the gate.
+    pub fn check_host(&self) -> Result<()> {
+        let arch = |triple: &str| triple.split('-').next().unwrap_or_default().to_string();
+        if arch(&self.triple) == arch(host_triple()) {
+            return Ok(());
+        }
+        Err(Error::config(
+            &self.source,
+            "triple",
+            format!(
+                "target {:?} is for {}, but this binary runs on {}: use a profile of this machine",
+                self.name,
+                self.triple,
+                host_triple()
+            ),
+        ))
     }
 }
 

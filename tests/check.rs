@@ -256,7 +256,8 @@ fn emulated_target_does_not_measure_latency() {
     let profile = b.path().join("qemu-test.toml");
     std::fs::write(
         &profile,
-        "name = \"qemu-test\"\ntriple = \"aarch64-unknown-linux-gnu\"\ncpu = \"emulated\"\ncores = 1\nthreads = 1\nemulated = true\n",
+        // An emulated profile of this binary's own architecture (as under qemu-user).
+        format!("name = \"qemu-test\"\ntriple = \"{}\"\ncpu = \"emulated\"\ncores = 1\nthreads = 1\nemulated = true\n", preflight::target::host_triple()),
     )
     .unwrap();
     let o = preflight(&[
@@ -285,7 +286,7 @@ fn per_target_thresholds_apply() {
     let profile = b.path().join("tiny.toml");
     std::fs::write(
         &profile,
-        "name = \"tiny\"\ntriple = \"x\"\ncpu = \"x\"\ncores = 1\nthreads = 1\nemulated = false\n",
+        format!("name = \"tiny\"\ntriple = \"{}\"\ncpu = \"x\"\ncores = 1\nthreads = 1\nemulated = false\n", preflight::target::host_triple()),
     )
     .unwrap();
     let ok = preflight(&["check", b.arg(), "--suite", &suite_arg(&b)]);
@@ -397,5 +398,50 @@ fn status_screen_renders_in_both_sizes() {
         let img = preflight::prelude::load_image(&png).unwrap();
         assert_eq!((img.width(), img.height()), dims);
         assert!(img.to_rgb8().pixels().any(|p| p.0 != [0, 0, 0]));
+    }
+}
+
+#[test]
+fn a_target_of_another_architecture_is_refused_not_used_to_skip_latency() {
+    // On x86-64 an emulated aarch64 profile would turn a failing critical latency check into
+    // "not measured" and pass the gate; a board profile's thresholds would not apply here.
+    let other = if cfg!(target_arch = "x86_64") { "qemu-aarch64" } else { "host" };
+    let b = suite_with(DETERMINISM);
+    let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b), "--target", other]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("triple") && err.contains(preflight::target::host_triple()), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn a_raw_bundle_cannot_pass_decision_checks_having_compared_nothing() {
+    let b = suite_with(
+        r#"
+[[checks]]
+name = "upside-down-changes-nothing"
+kind = "invariance"
+severity = "major"
+slice = ["lfw"]
+perturbations = [{ name = "upside_down", severity = 1 }]
+threshold = 1.0
+"#,
+    );
+    let manifest = b.manifest();
+    let start = manifest.find("[output]").unwrap();
+    let end = manifest.find("[suites]").unwrap();
+    std::fs::write(
+        b.path().join("bundle.toml"),
+        format!("{}[output]\nkind = \"raw\"\n\n{}", &manifest[..start], &manifest[end..]),
+    )
+    .unwrap();
+    let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = report(&o);
+    assert_eq!(r["verdict"], "fail");
+    for name in ["astronaut-found", "upside-down-changes-nothing"] {
+        let c = r["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
+        assert_eq!(c["status"], "fail", "{c}");
+        assert!(c["detail"].as_str().unwrap().contains("output kind is `raw`"), "{c}");
     }
 }

@@ -199,3 +199,25 @@ fn default_bundle_comes_from_the_environment_or_beside_the_binary() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("models/blazeface"), "{}", stderr(&o));
 }
+
+#[test]
+fn inspect_a_bare_onnx_file_suggests_a_manifest() {
+    let model = "models/blazeface/face_detection_front_128x128_barracuda.onnx";
+    let o = preflight(&["inspect", model]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("  in      input:0 [1, 128, 128, 3] Float"), "{out}");
+    assert!(out.contains("every operator is one tract implements"), "{out}");
+    assert!(
+        out.contains("[input]\nname = \"input:0\"\nshape = [1, 128, 128, 3]\nlayout = \"nhwc\""),
+        "{out}"
+    );
+    let doc = json(&preflight(&["inspect", model, "--format", "json"]));
+    assert_eq!(doc["nodes"], 104);
+    assert_eq!(doc["outputs"].as_array().unwrap().len(), 4);
+    // Not a model: one line naming the file.
+    assert_one_line_error(
+        &preflight(&["inspect", "README.md"]),
+        &["README.md", "not an ONNX protobuf"],
+    );
+}

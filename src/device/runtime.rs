@@ -245,6 +245,9 @@ fn run(
     progress: &mut dyn FnMut(usize, usize, &str),
 ) -> Result<(Model, Suite, Report)> {
     let started = Started::now();
+    if let Some(target) = &options.target {
+        target.check_host()?;
+    }
     let bundle = Bundle::open(dir)?;
     let suite = match (&options.suite, bundle.tier_path(options.tier)) {
         (Some(p), _) => Suite::load(p)?,

@@ -382,7 +382,7 @@ fn input_sizes(spec: &InputSpec) -> String {
     }
 }
 
-fn opset(proto: &ModelProto) -> i64 {
+pub(super) fn opset(proto: &ModelProto) -> i64 {
     proto
         .opset_import
         .iter()
@@ -428,7 +428,7 @@ fn facts(
 
 /// The first node (subgraphs included) whose operator tract does not implement, named with
 /// its domain and node so the user knows what to replace.
-fn first_unsupported_op(onnx: &tract_onnx::Onnx, graph: &GraphProto) -> Option<String> {
+pub(super) fn first_unsupported_op(onnx: &tract_onnx::Onnx, graph: &GraphProto) -> Option<String> {
     for (index, node) in graph.node.iter().enumerate() {
         if !onnx.op_register.0.contains_key(&node.op_type) {
             let domain = if fixup::is_default_domain(node) {

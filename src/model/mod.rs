@@ -11,6 +11,7 @@ pub mod engine;
 pub mod fixup;
 mod infer;
 pub mod manifest;
+pub mod onnx_file;
 pub mod preprocess;
 pub mod profile;
 pub mod timing;

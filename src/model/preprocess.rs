@@ -186,15 +186,18 @@ fn scale(img: &RgbImage, w: u32, h: u32) -> RgbImage {
         return img.clone();
     }
     let mut out = vec![0u8; w as usize * h as usize * 3];
+    // Typed views: the untyped `Resizer::resize` instantiates the convolution of every pixel
+    // type (13) in this crate, for the one it uses.
+    type Px = fir::pixels::U8x3;
     let resized =
-        fir::images::ImageRef::new(img.width(), img.height(), img.as_raw(), fir::PixelType::U8x3)
+        fir::images::TypedImageRef::<Px>::from_buffer(img.width(), img.height(), img.as_raw())
             .ok()
-            .zip(fir::images::Image::from_slice_u8(w, h, &mut out, fir::PixelType::U8x3).ok())
+            .zip(fir::images::TypedImage::<Px>::from_buffer(w, h, &mut out).ok())
             .and_then(|(src, mut dst)| {
                 let options = fir::ResizeOptions::new()
                     .resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Bilinear));
                 // The resizer keeps its scratch buffers between frames: one per thread.
-                RESIZER.with(|r| r.borrow_mut().resize(&src, &mut dst, &options)).ok()
+                RESIZER.with(|r| r.borrow_mut().resize_typed(&src, &mut dst, &options)).ok()
             });
     match resized.and_then(|()| RgbImage::from_raw(w, h, out)) {
         Some(image) => image,

@@ -23,6 +23,7 @@ use super::report::{CheckResult, Timing};
 use super::spec::{Case, CheckKind, CheckSpec, Selection, Suite};
 use crate::model::decode::{DecodeOptions, Prediction};
 use crate::model::engine::Outputs;
+use crate::model::manifest::OutputSpec;
 use crate::model::preprocess::{load_image, Transform};
 use crate::model::Model;
 use crate::suite::gate::Status;
@@ -146,7 +147,22 @@ impl Runner<'_> {
     }
 
     fn run(&mut self, check: &CheckSpec) -> CheckResult {
+        let raw = matches!(self.model.bundle().manifest().output, OutputSpec::Raw);
+        let decides = matches!(
+            check.kind,
+            CheckKind::Accuracy(_)
+                | CheckKind::Invariance(_)
+                | CheckKind::Directional(_)
+                | CheckKind::Robustness(_)
+        );
         let checked = match &check.kind {
+            // A raw model's prediction is empty: every "decision" would agree with every other
+            // and the check would pass having compared nothing.
+            _ if raw && decides => Err(Cannot(
+                "the bundle's output kind is `raw`: there is no decision to compare (give the \
+                 manifest a decoder, or keep parity, latency, cold-start and memory checks)"
+                    .into(),
+            )),
             CheckKind::Accuracy(a) => self.accuracy(a),
             CheckKind::Invariance(a) => self.invariance(a),
             CheckKind::Directional(a) => self.directional(a),

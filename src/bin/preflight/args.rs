@@ -74,9 +74,10 @@ pub(crate) enum Command {
         #[arg(long, value_parser = clap::value_parser!(u16).range(0..=256))]
         threads: Option<u16>,
     },
-    /// Show a bundle's manifest, the model's inputs and outputs, node counts and hashes.
+    /// Show a bundle's manifest, the model's inputs and outputs, node counts and hashes; or,
+    /// given a bare .onnx file, what it declares and a manifest to start a bundle from.
     Inspect {
-        /// Bundle directory.
+        /// Bundle directory, or an .onnx file.
         bundle: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]

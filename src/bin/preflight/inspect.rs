@@ -10,6 +10,9 @@ use serde_json::json;
 use crate::args::Format;
 
 pub(crate) fn inspect(dir: &Path, format: Format) -> anyhow::Result<ExitCode> {
+    if dir.is_file() || dir.extension().is_some_and(|e| e == "onnx") {
+        return inspect_onnx(dir, format);
+    }
     let model = Model::open(dir)?;
     let bundle = model.bundle();
     let info = model.engine().info();
@@ -72,5 +75,48 @@ pub(crate) fn inspect(dir: &Path, format: Format) -> anyhow::Result<ExitCode> {
         (Some(p), Some(h)) => outln!("suite     {} (sha256 {h})", p.display())?,
         _ => outln!("suite     none")?,
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `inspect model.onnx`: what the file declares, before any manifest exists, and a manifest
+/// to start from.
+fn inspect_onnx(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
+    let s = preflight::model::onnx_file::OnnxSummary::read(path)?;
+    if format == Format::Json {
+        let mut doc = serde_json::to_value(&s)?;
+        doc["manifest_skeleton"] = json!(s.manifest_skeleton());
+        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!("model     {} (no bundle: what the file itself declares)", path.display())?;
+    outln!("sha256    {}", s.sha256)?;
+    let producer = if s.producer.is_empty() { "not recorded" } else { &s.producer };
+    outln!("producer  {producer} (opset {})", s.opset)?;
+    let ops: Vec<String> = s.operators.iter().take(8).map(|(op, n)| format!("{op} ×{n}")).collect();
+    outln!(
+        "nodes     {}: {}{}",
+        s.nodes,
+        ops.join(", "),
+        if s.operators.len() > 8 { ", ..." } else { "" }
+    )?;
+    for f in &s.fixups {
+        outln!("fix-up    {f}")?;
+    }
+    match &s.unsupported {
+        Some(op) => outln!("support   tract lacks {op}: this model cannot run as it is")?,
+        None => outln!("support   every operator is one tract implements")?,
+    }
+    if !s.metadata_keys.is_empty() {
+        outln!("metadata  {}", s.metadata_keys.join(", "))?;
+    }
+    for t in &s.inputs {
+        outln!("  in      {} [{}] {}", t.name, t.shape.join(", "), t.dtype)?;
+    }
+    for t in &s.outputs {
+        outln!("  out     {} [{}] {}", t.name, t.shape.join(", "), t.dtype)?;
+    }
+    outln!("\nA bundle is this file beside a bundle.toml; one to start from (normalisation and")?;
+    outln!("the decoder are not in the file: take them from the model's training code):\n")?;
+    out!("{}", s.manifest_skeleton())?;
     Ok(ExitCode::SUCCESS)
 }

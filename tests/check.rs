@@ -4,7 +4,7 @@ use crate::harness::*;
 use serde_json::Value;
 
 /// A small suite over the bundle's own cases (written into a scratch copy of the bundle).
-fn suite_with(extra_checks: &str) -> ScratchBundle {
+pub(crate) fn suite_with(extra_checks: &str) -> ScratchBundle {
     let b = ScratchBundle::new();
     let text = format!(
         r#"name = "test-suite"
@@ -46,7 +46,7 @@ threshold = 1.0
     b
 }
 
-fn suite_arg(b: &ScratchBundle) -> String {
+pub(crate) fn suite_arg(b: &ScratchBundle) -> String {
     b.path().join("test-suite.toml").to_string_lossy().into_owned()
 }
 

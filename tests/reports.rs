@@ -269,25 +269,9 @@ fn systemd_examples_verify() {
 #[test]
 fn serving_runtime_metrics_count_what_it_served() {
     use preflight::prelude::*;
-    let b = ScratchBundle::new();
-    let suite = b.path().join("tiny.toml");
-    std::fs::write(
-        &suite,
-        r#"name = "tiny"
-[[cases]]
-id = "astronaut"
-image = "cases/astronaut.png"
-objects = 1
-[[checks]]
-name = "astronaut-found"
-kind = "accuracy"
-severity = "critical"
-metric = "count_match"
-cases = ["astronaut"]
-threshold = 1.0
-"#,
-    )
-    .unwrap();
+    // The check module's small suite: one critical check on the astronaut.
+    let b = crate::check::suite_with("");
+    let suite = PathBuf::from(crate::check::suite_arg(&b));
     let options = StartOptions { suite: Some(suite), ..Default::default() };
     let runtime = Runtime::start(b.path(), &options).unwrap();
     let img = load_image(&case("astronaut.png")).unwrap();
@@ -317,4 +301,17 @@ threshold = 1.0
         "promtool: {}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+#[test]
+fn the_documented_alert_rules_parse() {
+    let doc = std::fs::read_to_string(root().join("docs/fleet.md")).unwrap();
+    let start = doc.find("```yaml\ngroups:").expect("docs/fleet.md shows alert rules") + 8;
+    let rules = &doc[start..start + doc[start..].find("```").unwrap()];
+    let Some(promtool) = tool("promtool") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yml");
+    std::fs::write(&file, rules).unwrap();
+    let o = Command::new(promtool).args(["check", "rules"]).arg(&file).output().unwrap();
+    assert!(o.status.success(), "promtool: {}", String::from_utf8_lossy(&o.stdout));
 }

@@ -11,7 +11,6 @@ use super::evidence::CaseEvidence;
 use super::gate::Status;
 use super::gate::Verdict;
 use super::report::{CheckResult, Report};
-use super::spec::Severity;
 
 const STYLE: &str = "
 body{font:16px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1a202c;background:#f7fafc}
@@ -151,7 +150,7 @@ impl Report {
                 esc(&c.name),
                 status,
                 esc(&c.name),
-                severity_name(c.severity),
+                c.severity.name(),
                 esc(&c.kind),
                 esc(&c.description),
                 esc(&c.detail),
@@ -402,14 +401,6 @@ fn failing(h: &mut String, evidence: &[CaseEvidence]) {
         );
     }
     h.push_str("</div>");
-}
-
-fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Critical => "critical",
-        Severity::Major => "major",
-        Severity::Minor => "minor",
-    }
 }
 
 /// A figure as people write it: at most 4 significant decimals, no trailing zeros.

@@ -115,13 +115,9 @@ impl Report {
                 Status::Fail => 0.0,
                 Status::NotMeasured => continue,
             };
-            let severity = serde_json::to_value(c.severity)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
             m.series(
                 "preflight_check_passed",
-                &[b, ("check", &c.name), ("severity", &severity), ("kind", &c.kind)],
+                &[b, ("check", &c.name), ("severity", c.severity.name()), ("kind", &c.kind)],
                 passed,
             );
         }

@@ -49,8 +49,11 @@ pub struct Case {
 }
 
 /// How much a failing check matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Severity {
     /// Gates serving.
     Critical,
@@ -58,6 +61,13 @@ pub enum Severity {
     Major,
     /// Informs only.
     Minor,
+}
+
+impl Severity {
+    /// Lower-case name, as in suites and reports.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
 }
 
 /// A threshold, the same everywhere or per target profile (`{ default = 8.0, rpi4 = 60.0 }`).

@@ -115,6 +115,24 @@ int32_t preflight_start(const char *bundle_dir,
 #endif
 
 #if defined(PREFLIGHT_CAPI)
+// `preflight_start` under a trust policy: the bundle must be signed (`preflight sign`) by
+// one of `trusted_keys`, public keys one per line as `preflight keygen` writes them
+// (`ed25519:<hex>`), and every file must be as signed; otherwise `PREFLIGHT_ERROR` before
+// anything runs, the message naming the file. The target profile's `trusted_keys` add to
+// them. A null or empty `trusted_keys` asks for no signature (unless the target does).
+//
+// # Safety
+// `bundle_dir`, `target` and `trusted_keys` are null or NUL-terminated strings; `out` is a
+// valid pointer.
+int32_t preflight_start_trusted(const char *bundle_dir,
+                                const char *target,
+                                uint64_t seed,
+                                int32_t strict,
+                                const char *trusted_keys,
+                                struct PreflightRuntime **out);
+#endif
+
+#if defined(PREFLIGHT_CAPI)
 // The verdict of the start-up self-test: `PREFLIGHT_VERDICT_*`, or -1 for a null runtime.
 //
 // # Safety
@@ -131,7 +149,7 @@ int32_t preflight_verdict(const struct PreflightRuntime *rt);
 // # Safety
 // `rt` comes from `preflight_start`; `pixels` points to `height * stride` readable bytes;
 // `out` to `capacity` writable detections (may be null when `capacity` is 0); `found` is
-// valid.
+// valid, and is written on every path (0 unless detections were made).
 int32_t preflight_infer(struct PreflightRuntime *rt,
                         const uint8_t *pixels,
                         uint32_t width,
@@ -189,7 +207,7 @@ void preflight_string_free(char *s);
 #endif
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+} // extern "C"
+#endif // __cplusplus
 
-#endif  /* PREFLIGHT_H */
+#endif /* PREFLIGHT_H */

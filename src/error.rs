@@ -77,6 +77,15 @@ pub enum Error {
         /// How many results there were.
         found: usize,
     },
+    /// A trust policy is set and the bundle is not signed by a trusted key, or a file differs
+    /// from what was signed.
+    #[error("{}: refused by the trust policy: {reason}", path.display())]
+    Untrusted {
+        /// The file concerned (the signature file, or the file that changed).
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// Running the plan or decoding its outputs failed.
     #[error("{}: {message}", path.display())]
     Inference {

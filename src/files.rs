@@ -62,7 +62,13 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str
         let key = e.path().to_string();
         let inner = e.into_inner();
         // toml's message repeats the source snippet over several lines; keep the reason.
-        let message = inner.message().to_string();
+        let mut message = inner.message().to_string();
+        if let Some(span) = inner.span() {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            message = format!("line {line}, column {column}: {message}");
+        }
         let key = if key == "." { "(top level)".to_string() } else { key };
         Error::config(path, key, message)
     })

@@ -32,6 +32,10 @@ pub struct TargetProfile {
     /// Free text.
     #[serde(default)]
     pub notes: String,
+    /// Public keys (`ed25519:<hex>`, from `preflight keygen`) a bundle must be signed by to
+    /// run on this board; empty: signatures are not required.
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
     /// Where the profile was read from (`targets/<name>.toml` when built in).
     #[serde(skip)]
     pub source: std::path::PathBuf,

@@ -200,4 +200,28 @@ mod calls {
             preflight_free(rt);
         }
     }
+
+    #[test]
+    fn trusted_start_refuses_unsigned_and_runs_signed_bundles() {
+        use preflight::model::signature::{sign, SecretKey};
+        let dir = small_bundle();
+        let key = SecretKey::generate().unwrap();
+        let keys = CString::new(format!("{}\n", key.public())).unwrap();
+        let path = CString::new(dir.path().to_str().unwrap()).unwrap();
+        let mut rt = ptr::null_mut();
+        // SAFETY: NUL-terminated strings, a null target and a valid out pointer.
+        let start = |rt: &mut *mut PreflightRuntime, keys: &CString| unsafe {
+            preflight_start_trusted(path.as_ptr(), ptr::null(), 0, 0, keys.as_ptr(), rt)
+        };
+        assert_eq!(start(&mut rt, &keys), PREFLIGHT_ERROR);
+        assert!(rt.is_null());
+        assert!(last_error().contains("bundle.sig"), "{}", last_error());
+        let bad = CString::new("ed25519:xyz").unwrap();
+        assert_eq!(start(&mut rt, &bad), PREFLIGHT_INVALID_ARGUMENT);
+        assert!(last_error().contains("trusted_keys: line 1"), "{}", last_error());
+        sign(&preflight::model::Bundle::open(dir.path()).unwrap(), &key).unwrap();
+        assert_eq!(start(&mut rt, &keys), PREFLIGHT_OK, "{}", last_error());
+        // SAFETY: a runtime from preflight_start_trusted, freed once.
+        unsafe { preflight_free(rt) };
+    }
 }

@@ -11,3 +11,4 @@ mod layers;
 mod ocr;
 mod reports;
 mod selftest;
+mod signing;

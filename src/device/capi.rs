@@ -21,6 +21,7 @@ use image::{DynamicImage, GrayImage, RgbImage};
 use super::health::HealthStatus;
 use super::runtime::{Runtime, StartError, StartOptions};
 use crate::model::decode::Prediction;
+use crate::model::signature::{PublicKey, TrustPolicy};
 use crate::suite::gate::Verdict;
 use crate::target::TargetProfile;
 
@@ -138,6 +139,28 @@ pub unsafe extern "C" fn preflight_start(
     strict: i32,
     out: *mut *mut PreflightRuntime,
 ) -> i32 {
+    // SAFETY: the caller's promises are those of `preflight_start_trusted`, with no keys.
+    unsafe { preflight_start_trusted(bundle_dir, target, seed, strict, ptr::null(), out) }
+}
+
+/// `preflight_start` under a trust policy: the bundle must be signed (`preflight sign`) by
+/// one of `trusted_keys`, public keys one per line as `preflight keygen` writes them
+/// (`ed25519:<hex>`), and every file must be as signed; otherwise `PREFLIGHT_ERROR` before
+/// anything runs, the message naming the file. The target profile's `trusted_keys` add to
+/// them. A null or empty `trusted_keys` asks for no signature (unless the target does).
+///
+/// # Safety
+/// `bundle_dir`, `target` and `trusted_keys` are null or NUL-terminated strings; `out` is a
+/// valid pointer.
+#[no_mangle]
+pub unsafe extern "C" fn preflight_start_trusted(
+    bundle_dir: *const c_char,
+    target: *const c_char,
+    seed: u64,
+    strict: i32,
+    trusted_keys: *const c_char,
+    out: *mut *mut PreflightRuntime,
+) -> i32 {
     guard(|| {
         // SAFETY: the caller promises `out` is null or valid for writes.
         let Some(out) = (unsafe { out.as_mut() }) else {
@@ -166,7 +189,23 @@ pub unsafe extern "C" fn preflight_start(
             },
             Err(code) => return code,
         };
-        let options = StartOptions { target, seed, strict: strict != 0, ..Default::default() };
+        // SAFETY: the caller promises a null or NUL-terminated `trusted_keys`.
+        let keys = match unsafe { str_arg(trusted_keys, "trusted_keys") } {
+            Ok(text) => text.unwrap_or_default(),
+            Err(code) => return code,
+        };
+        let mut trust = TrustPolicy::default();
+        for (i, line) in keys.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+            match PublicKey::parse(line) {
+                Ok(key) => trust.keys.push(key),
+                Err(m) => {
+                    set_error(format!("trusted_keys: line {}: {m}", i + 1));
+                    return PREFLIGHT_INVALID_ARGUMENT;
+                }
+            }
+        }
+        let options =
+            StartOptions { target, seed, strict: strict != 0, trust, ..Default::default() };
         LAST_REPORT.with(|r| *r.borrow_mut() = None);
         match Runtime::start(dir, &options) {
             Ok(inner) => {

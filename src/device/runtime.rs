@@ -11,6 +11,7 @@ use crate::model::bundle::{Bundle, MANIFEST_FILE};
 use crate::model::decode::{DecodeOptions, Detection, Prediction};
 use crate::model::manifest::Tier;
 use crate::model::preprocess::load_image;
+use crate::model::signature::{verify, PublicKey, TrustPolicy};
 use crate::model::{Inference, Model};
 use crate::suite::gate::Verdict;
 use crate::suite::report::{Report, Started};
@@ -37,9 +38,25 @@ pub struct StartOptions {
     pub threads: Option<usize>,
     /// Treat a degraded verdict as failed.
     pub strict: bool,
+    /// Keys the bundle must be signed by, besides the target profile's `trusted_keys`. With
+    /// none from either, signatures are not required.
+    pub trust: TrustPolicy,
 }
 
 impl StartOptions {
+    /// The trust policy this run applies: these options' keys and the target profile's.
+    pub fn trust_policy(&self) -> Result<TrustPolicy> {
+        let mut policy = self.trust.clone();
+        if let Some(target) = &self.target {
+            for (i, text) in target.trusted_keys.iter().enumerate() {
+                let key = PublicKey::parse(text)
+                    .map_err(|m| Error::config(&target.source, format!("trusted_keys[{i}]"), m))?;
+                policy.keys.push(key);
+            }
+        }
+        Ok(policy)
+    }
+
     /// The inference threads this run uses.
     pub fn inference_threads(&self) -> usize {
         self.threads.or(self.target.as_ref().map(|t| t.threads as usize)).unwrap_or(1)
@@ -248,7 +265,9 @@ fn run(
     if let Some(target) = &options.target {
         target.check_host()?;
     }
+    let policy = options.trust_policy()?;
     let bundle = Bundle::open(dir)?;
+    verify(&bundle, &policy)?;
     let suite = match (&options.suite, bundle.tier_path(options.tier)) {
         (Some(p), _) => Suite::load(p)?,
         (None, Some(p)) => Suite::load(&p)?,

@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod onnx_file;
 pub mod preprocess;
 pub mod profile;
+pub mod signature;
 pub mod timing;
 mod validate;
 

@@ -73,6 +73,10 @@ pub(crate) enum Command {
         /// Inference threads (0: one per core; default 1).
         #[arg(long, value_parser = clap::value_parser!(u16).range(0..=256))]
         threads: Option<u16>,
+        /// Refuse the bundle unless it is signed by this public key (`preflight keygen`);
+        /// repeat for several. A target profile's `trusted_keys` add to them.
+        #[arg(long, value_name = "KEY.pub")]
+        trust: Vec<PathBuf>,
     },
     /// Show a bundle's manifest, the model's inputs and outputs, node counts and hashes; or,
     /// given a bare .onnx file, what it declares and a manifest to start a bundle from.
@@ -82,6 +86,10 @@ pub(crate) enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Refuse the bundle unless it is signed by this public key (`preflight keygen`);
+        /// repeat for several. A target profile's `trusted_keys` add to them.
+        #[arg(long, value_name = "KEY.pub")]
+        trust: Vec<PathBuf>,
     },
     /// Run the bundle's behaviour suite on this hardware and gate on the verdict.
     ///
@@ -109,6 +117,10 @@ pub(crate) enum Command {
         /// Treat a degraded verdict as failed.
         #[arg(long)]
         strict: bool,
+        /// Refuse the bundle unless it is signed by this public key (`preflight keygen`);
+        /// repeat for several. A target profile's `trusted_keys` add to them.
+        #[arg(long, value_name = "KEY.pub")]
+        trust: Vec<PathBuf>,
         /// Seed for perturbations.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -135,6 +147,22 @@ pub(crate) enum Command {
         /// Status screen layout.
         #[arg(long, value_enum, default_value_t = ScreenArg::Mono128x64)]
         screen_size: ScreenArg,
+    },
+    /// Make an ed25519 key pair for signing bundles: NAME.key (secret, mode 0600) and
+    /// NAME.pub (give it to devices as --trust or a target's `trusted_keys`).
+    Keygen {
+        /// Path and name of the two files, without extension.
+        #[arg(value_name = "NAME")]
+        name: PathBuf,
+    },
+    /// Sign every file of a bundle (and the model it names) with a secret key, writing
+    /// bundle.sig. Sign last: any later change to any file voids the signature.
+    Sign {
+        /// Bundle directory.
+        bundle: Option<PathBuf>,
+        /// Secret key file from `preflight keygen`.
+        #[arg(long, value_name = "NAME.key")]
+        key: PathBuf,
     },
     /// Record golden outputs of the suite's parity cases, for parity checks elsewhere.
     Record {

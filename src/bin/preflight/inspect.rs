@@ -4,16 +4,25 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use preflight::model::signature::{status, verify, SignatureStatus};
+use preflight::model::Bundle;
 use preflight::prelude::*;
 use serde_json::json;
 
 use crate::args::Format;
 
-pub(crate) fn inspect(dir: &Path, format: Format) -> anyhow::Result<ExitCode> {
+pub(crate) fn inspect(
+    dir: &Path,
+    format: Format,
+    policy: &TrustPolicy,
+) -> anyhow::Result<ExitCode> {
     if dir.is_file() || dir.extension().is_some_and(|e| e == "onnx") {
         return inspect_onnx(dir, format);
     }
-    let model = Model::open(dir)?;
+    let bundle = Bundle::open(dir)?;
+    verify(&bundle, policy)?;
+    let signature = status(&bundle)?;
+    let model = Model::from_bundle(bundle)?;
     let bundle = model.bundle();
     let info = model.engine().info();
     let suite_sha256 = match bundle.suite_path() {
@@ -28,6 +37,7 @@ pub(crate) fn inspect(dir: &Path, format: Format) -> anyhow::Result<ExitCode> {
             "manifest": bundle.manifest(),
             "model": { "path": bundle.model_path(), "sha256": bundle.model_sha256(), "info": info },
             "suite_sha256": suite_sha256,
+            "signature": signature_json(&signature),
         });
         outln!("{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(ExitCode::SUCCESS);
@@ -75,7 +85,28 @@ pub(crate) fn inspect(dir: &Path, format: Format) -> anyhow::Result<ExitCode> {
         (Some(p), Some(h)) => outln!("suite     {} (sha256 {h})", p.display())?,
         _ => outln!("suite     none")?,
     }
+    match &signature {
+        SignatureStatus::Unsigned => outln!("signature none (sign with `preflight sign`)")?,
+        SignatureStatus::Valid { key, files } => {
+            outln!("signature valid: {files} files signed by {key}")?
+        }
+        SignatureStatus::Invalid { path, reason } => {
+            outln!("signature INVALID: {}: {reason}", path.display())?
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn signature_json(s: &SignatureStatus) -> serde_json::Value {
+    match s {
+        SignatureStatus::Unsigned => json!({ "status": "unsigned" }),
+        SignatureStatus::Valid { key, files } => {
+            json!({ "status": "valid", "key": key, "files": files })
+        }
+        SignatureStatus::Invalid { path, reason } => {
+            json!({ "status": "invalid", "path": path, "reason": reason })
+        }
+    }
 }
 
 /// `inspect model.onnx`: what the file declares, before any manifest exists, and a manifest

@@ -26,6 +26,7 @@ mod logger;
 mod perturb;
 mod record;
 mod run;
+mod sign;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -68,10 +69,19 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run { paths, format, threshold, top, threads } => {
-            run::run(paths, format, threshold, top, threads.map_or(1, usize::from))
+        Command::Run { paths, format, threshold, top, threads, trust } => run::run(
+            paths,
+            format,
+            threshold,
+            top,
+            threads.map_or(1, usize::from),
+            &policy(&trust)?,
+        ),
+        Command::Inspect { bundle, format, trust } => {
+            inspect::inspect(&bundle_dir(bundle), format, &policy(&trust)?)
         }
-        Command::Inspect { bundle, format } => inspect::inspect(&bundle_dir(bundle), format),
+        Command::Keygen { name } => sign::keygen(&name),
+        Command::Sign { bundle, key } => sign::sign(&bundle_dir(bundle), &key),
         Command::Check {
             bundle,
             suite,
@@ -80,6 +90,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             threads,
             target,
             strict,
+            trust,
             seed,
             report,
             junit,
@@ -97,6 +108,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 jobs: jobs.map(usize::from),
                 threads: threads.map(usize::from),
                 strict,
+                trust: policy(&trust)?,
             };
             let screen = screen.map(|p| {
                 let size = match screen_size {
@@ -130,6 +142,12 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             )
         }
     }
+}
+
+/// The trust policy of `--trust` files.
+fn policy(keys: &[PathBuf]) -> anyhow::Result<TrustPolicy> {
+    let keys = keys.iter().map(|p| PublicKey::read(p)).collect::<Result<Vec<_>, _>>()?;
+    Ok(TrustPolicy { keys })
 }
 
 pub(crate) fn bundle_dir(given: Option<PathBuf>) -> PathBuf {

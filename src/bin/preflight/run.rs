@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::bail;
+use preflight::model::signature::verify;
+use preflight::model::Bundle;
 use preflight::prelude::*;
 use serde_json::json;
 
@@ -16,6 +18,7 @@ pub(crate) fn run(
     threshold: Option<f32>,
     top: Option<usize>,
     threads: usize,
+    policy: &TrustPolicy,
 ) -> anyhow::Result<ExitCode> {
     let dir = if is_bundle(&paths[0]) { paths.remove(0) } else { default_bundle() };
     if paths.is_empty() {
@@ -26,7 +29,9 @@ pub(crate) fn run(
             bail!("--threshold {t}: must be within 0..=1");
         }
     }
-    let mut model = Model::open(&dir)?;
+    let bundle = Bundle::open(&dir)?;
+    verify(&bundle, policy)?;
+    let mut model = Model::from_bundle(bundle)?;
     model.set_threads(threads)?;
     let options = DecodeOptions { threshold, top };
     let mut results = Vec::new();

@@ -8,6 +8,7 @@ mod errors;
 mod harness;
 mod hostile;
 mod layers;
+mod limits;
 mod ocr;
 mod reports;
 mod selftest;

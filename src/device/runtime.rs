@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 use crate::model::bundle::{Bundle, MANIFEST_FILE};
 use crate::model::decode::{DecodeOptions, Detection, Prediction};
 use crate::model::manifest::Tier;
-use crate::model::preprocess::load_image;
 use crate::model::signature::{verify, PublicKey, TrustPolicy};
 use crate::model::{Inference, Model};
 use crate::suite::gate::Verdict;
@@ -305,7 +304,7 @@ fn run(
     // Cold start: from nothing loaded to the first result, on the first case. A case that
     // cannot be read or run is not an error here: the checks that use it fail with the
     // reason, and so does the cold-start check (not timed).
-    let first = suite.cases.first().and_then(|c| load_image(&c.path).ok());
+    let first = suite.cases.first().and_then(|c| model.load_image(&c.path).ok());
     let cold_start = first
         .and_then(|img| model.infer(&img, DecodeOptions::default()).ok())
         .map(|_| started.elapsed());

@@ -12,9 +12,9 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::internal::tract_smallvec::smallvec;
 
 use super::bundle::Bundle;
-use super::fixup;
 use super::manifest::{InputSpec, Layout, ResizeMode};
 use super::preprocess::InputTensor;
+use super::{fixup, memory};
 use crate::error::{Error, Result};
 
 /// Name and shape of a model input or output.
@@ -120,6 +120,8 @@ pub struct Engine {
     /// Where tract runs its matrix products: this thread, or a pool of `threads`.
     executor: Executor,
     threads: usize,
+    /// The tensor budget in bytes (`model.max_tensor_mb`), for plans made per input size.
+    budget: u64,
 }
 
 impl Engine {
@@ -138,6 +140,8 @@ impl Engine {
             return Err(Error::model(path, format!("unsupported ONNX operator {op}")));
         }
         let onnx_nodes = graph.node.len();
+        let budget = bundle.manifest().model.max_tensor_bytes();
+        memory::check_proto(path, graph, budget)?;
         let fixups = fixup::apply(&mut proto);
         let opset = opset(&proto);
         let producer =
@@ -163,7 +167,7 @@ impl Engine {
         }
         let output_names = outlet_names(&model, model.output_outlets());
         let template = spec.size_varies().then(|| Arc::new(model.clone()));
-        let typed = optimize(path, model, &spec.shape)?;
+        let typed = optimize(path, model, &spec.shape, budget)?;
         let info = ModelInfo {
             inputs: facts(&typed, typed.input_outlets(), &inputs),
             outputs: facts(&typed, typed.output_outlets(), &output_names),
@@ -186,6 +190,7 @@ impl Engine {
             info,
             executor: Executor::SingleThread,
             threads: 1,
+            budget,
         })
     }
 
@@ -284,8 +289,10 @@ impl Engine {
         }
         // Optimize outside the lock: other threads keep serving cached sizes meanwhile.
         let started = Instant::now();
-        let plan =
-            runnable(&self.model_path, optimize(&self.model_path, (**template).clone(), shape)?)?;
+        let plan = runnable(
+            &self.model_path,
+            optimize(&self.model_path, (**template).clone(), shape, self.budget)?,
+        )?;
         log::debug!("optimized a plan for input {shape:?} in {:?}", started.elapsed());
         let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
         if !plans.iter().any(|(s, _)| s == shape) {
@@ -352,12 +359,21 @@ impl Engine {
     }
 }
 
-/// Fixes the input fact to `shape` and optimizes.
-fn optimize(path: &Path, mut model: InferenceModel, shape: &[usize]) -> Result<TypedModel> {
+/// Fixes the input fact to `shape`, checks every tensor against the budget, and optimizes.
+fn optimize(
+    path: &Path,
+    mut model: InferenceModel,
+    shape: &[usize],
+    budget: u64,
+) -> Result<TypedModel> {
     model
         .set_input_fact(0, f32::fact(shape).into())
         .map_err(|e| Error::model(path, format!("input fact: {e:#}")))?;
-    model.into_optimized().map_err(|e| {
+    let typed = model.into_typed().map_err(|e| {
+        Error::model(path, format!("cannot optimize for input shape {shape:?}: {e:#}"))
+    })?;
+    memory::check_typed(path, &typed, budget)?;
+    typed.into_optimized().map_err(|e| {
         Error::model(path, format!("cannot optimize for input shape {shape:?}: {e:#}"))
     })
 }

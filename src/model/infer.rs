@@ -112,7 +112,13 @@ impl Model {
 
     /// Reads an image file and runs it end to end.
     pub fn infer_path(&self, path: &Path, options: DecodeOptions) -> Result<Inference> {
-        let image = preprocess::load_image(path)?;
+        let image = self.load_image(path)?;
         self.infer(&image, options)
+    }
+
+    /// Reads an image file within the bundle's pixel limit (`input.max_image_pixels`).
+    pub fn load_image(&self, path: &Path) -> Result<DynamicImage> {
+        let limit = self.bundle().manifest().input.image_pixel_limit();
+        preprocess::load_image_limited(path, limit)
     }
 }

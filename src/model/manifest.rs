@@ -46,6 +46,28 @@ pub struct ModelSpec {
     pub fetch: Option<String>,
     /// Lower-case hex sha256 of the file; checked on open.
     pub sha256: String,
+    /// Largest tensor the model may hold, in MiB: constants, shapes folded while loading,
+    /// and every intermediate result at the input size (default 256; at most 16384). A
+    /// small file can ask for more memory than a board has; it is refused before it is
+    /// allocated.
+    #[serde(default)]
+    pub max_tensor_mb: Option<u64>,
+}
+
+/// Default of `model.max_tensor_mb`.
+pub const DEFAULT_MAX_TENSOR_MB: u64 = 256;
+/// The most `model.max_tensor_mb` may raise it to.
+pub const MAX_TENSOR_MB_CEILING: u64 = 16 << 10;
+/// Default of `input.max_image_pixels`: a 50-megapixel image (8K is 33).
+pub const DEFAULT_MAX_IMAGE_PIXELS: u64 = 50_000_000;
+/// The most `input.max_image_pixels` may raise it to.
+pub const MAX_IMAGE_PIXELS_CEILING: u64 = 1 << 30;
+
+impl ModelSpec {
+    /// The tensor budget in bytes.
+    pub fn max_tensor_bytes(&self) -> u64 {
+        self.max_tensor_mb.unwrap_or(DEFAULT_MAX_TENSOR_MB) << 20
+    }
 }
 
 /// What a suite is for: each bundle names its suites by purpose in `[suites]`.
@@ -208,6 +230,10 @@ pub struct InputSpec {
     /// instead of being squeezed.
     #[serde(default)]
     pub max_width: Option<usize>,
+    /// Largest image decoded, in pixels (default 50 million; at most 2^30). Checked from the
+    /// file's header, before the pixels are allocated.
+    #[serde(default)]
+    pub max_image_pixels: Option<u64>,
 }
 
 fn default_multiple() -> usize {
@@ -222,6 +248,11 @@ impl InputSpec {
             Layout::Nchw => (self.shape[2], self.shape[3]),
             Layout::Nhwc => (self.shape[1], self.shape[2]),
         }
+    }
+
+    /// The image size limit in pixels.
+    pub fn image_pixel_limit(&self) -> u64 {
+        self.max_image_pixels.unwrap_or(DEFAULT_MAX_IMAGE_PIXELS)
     }
 
     /// True when the input's height or width is chosen per image.
@@ -268,8 +299,13 @@ pub enum OutputSpec {
     /// Per-timestep class scores decoded greedily as CTC (text recognisers) → a string.
     Ctc(CtcSpec),
     /// No decoding; outputs are reported as tensors.
-    Raw,
+    Raw(RawSpec),
 }
+
+/// `kind = "raw"` takes no parameters; a key given with it is a mistake, refused by name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSpec {}
 
 /// Decoder parameters for `kind = "classification"`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

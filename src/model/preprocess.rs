@@ -3,14 +3,13 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::path::Path;
 
 use fast_image_resize as fir;
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, Rgb, RgbImage};
 
+pub use super::image_io::{decode_image, load_image, load_image_limited};
 use super::manifest::{ColorOrder, InputSpec, Layout, ResizeMode};
-use crate::error::{Error, Result};
 
 /// A dense `f32` tensor ready for the engine.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,30 +47,6 @@ impl Transform {
         let oy = ((y - self.offset_y) / self.scale_y).clamp(0.0, self.height as f32);
         (ox, oy)
     }
-}
-
-/// Reads and decodes an image file (PNG or JPEG; gray, RGB or RGBA).
-pub fn load_image(path: &Path) -> Result<DynamicImage> {
-    let bytes = crate::files::read_bounded(path, crate::files::MAX_IMAGE_BYTES)?;
-    decode(&bytes).map_err(|message| Error::Image { path: path.to_path_buf(), message })
-}
-
-/// Decodes an in-memory PNG or JPEG (the error's path is `<memory>`).
-pub fn decode_image(bytes: &[u8]) -> Result<DynamicImage> {
-    decode(bytes).map_err(|message| Error::Image { path: "<memory>".into(), message })
-}
-
-/// Decodes PNG or JPEG bytes; the error is the decoder's reason.
-fn decode(bytes: &[u8]) -> std::result::Result<DynamicImage, String> {
-    let format = image::guess_format(bytes).map_err(|_| "not a PNG or JPEG file".to_string())?;
-    if !matches!(format, image::ImageFormat::Png | image::ImageFormat::Jpeg) {
-        return Err(format!("{format:?} images are not supported (PNG or JPEG)"));
-    }
-    let img = image::load_from_memory_with_format(bytes, format).map_err(|e| e.to_string())?;
-    if img.width() == 0 || img.height() == 0 {
-        return Err("image is empty".into());
-    }
-    Ok(img)
 }
 
 /// Resizes `image` per the spec and lays it out as the model's input tensor.
@@ -288,6 +263,7 @@ mod tests {
             pad: 0.0,
             multiple: 32,
             max_width: None,
+            max_image_pixels: None,
         }
     }
 
@@ -423,18 +399,6 @@ mod tests {
         assert_eq!(input_size(400, 48, &s), (416, 48));
         assert_eq!(input_size(4000, 48, &s), (960, 48));
         assert_eq!(input_size(200, 24, &s), (416, 48));
-    }
-
-    #[test]
-    fn decode_rejects_garbage_and_other_formats() {
-        assert!(decode_image(b"definitely not an image").is_err());
-        let mut gif = Vec::new();
-        gif.extend_from_slice(b"GIF89a");
-        gif.extend_from_slice(&[0; 32]);
-        assert!(
-            decode_image(&gif).unwrap_err().to_string().contains("not supported")
-                || decode_image(&gif).is_err()
-        );
     }
 
     proptest! {

@@ -74,6 +74,7 @@ pub(crate) fn validate(path: &Path, m: &Manifest) -> Result<()> {
             );
         }
     }
+    limits(path, m)?;
     match &m.output {
         OutputSpec::Classification(c) => {
             if c.top_k == 0 {
@@ -144,7 +145,56 @@ pub(crate) fn validate(path: &Path, m: &Manifest) -> Result<()> {
                 );
             }
         }
-        OutputSpec::Raw => {}
+        OutputSpec::Raw(_) => {}
+    }
+    Ok(())
+}
+
+/// The resource limits a manifest sets or must stay within: a value that passes here cannot
+/// make preflight allocate more than the budgets say.
+fn limits(path: &Path, m: &Manifest) -> Result<()> {
+    let bad = |key: &str, msg: String| Err(Error::config(path, key, msg));
+    let budget_mb = m.model.max_tensor_mb.unwrap_or(DEFAULT_MAX_TENSOR_MB);
+    if budget_mb == 0 || budget_mb > MAX_TENSOR_MB_CEILING {
+        return bad(
+            "model.max_tensor_mb",
+            format!("must be within 1..={MAX_TENSOR_MB_CEILING}, got {budget_mb}"),
+        );
+    }
+    if let Some(px) = m.input.max_image_pixels {
+        if px == 0 || px > MAX_IMAGE_PIXELS_CEILING {
+            return bad(
+                "input.max_image_pixels",
+                format!("must be within 1..={MAX_IMAGE_PIXELS_CEILING}, got {px}"),
+            );
+        }
+    }
+    let input = &m.input;
+    let (h, w) = input.size();
+    if input.size_varies() && input.multiple > h.max(w) {
+        return bad(
+            "input.multiple",
+            format!("{} is larger than the input's longer side ({})", input.multiple, h.max(w)),
+        );
+    }
+    // The largest tensor the resize rule can make, in f32s.
+    let (key, height, width) = match input.max_width {
+        Some(max) => ("input.max_width", h, max),
+        None => ("input.shape", h, w),
+    };
+    let bytes = [height, width, input.color.channels(), 4]
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+        .unwrap_or(u64::MAX);
+    if bytes > budget_mb << 20 {
+        return bad(
+            key,
+            format!(
+                "a {height}x{width} input tensor takes {} MiB, over the tensor budget of \
+                 {budget_mb} MiB (model.max_tensor_mb)",
+                bytes >> 20
+            ),
+        );
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use super::perturb::{case_seed, Perturbation};
 use super::report::Report;
 use super::spec::Suite;
 use crate::model::decode::{DecodeOptions, Prediction};
-use crate::model::preprocess::{load_image, Transform};
+use crate::model::preprocess::Transform;
 use crate::model::Model;
 
 /// One failing case of one check, as pictures.
@@ -76,7 +76,7 @@ fn evidence(
 ) -> Option<CaseEvidence> {
     let (case_id, perturbation) = parse_failure(failure);
     let case = suite.cases.iter().find(|c| c.id == case_id)?;
-    let (clean, transform) = model.resize(&load_image(&case.path).ok()?);
+    let (clean, transform) = model.resize(&model.load_image(&case.path).ok()?);
     let (original_png, original_answer) = picture(model, &clean, &transform)?;
     let (perturbed_png, perturbed_answer, perturbation) = match perturbation {
         Some((p, severity)) => {

@@ -106,7 +106,7 @@ pub fn record(model: &Model, suite: &Suite, case_ids: &[String]) -> Result<Golde
         let case = suite.case(id).ok_or_else(|| {
             Error::config(&suite.path, "checks.cases", format!("no case with id {id:?}"))
         })?;
-        let image = crate::model::preprocess::load_image(&case.path)?;
+        let image = model.load_image(&case.path)?;
         let (outputs, _) = model.run_raw(&image)?;
         let outputs = outputs
             .tensors

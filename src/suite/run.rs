@@ -24,7 +24,7 @@ use super::spec::{Case, CheckKind, CheckSpec, Selection, Suite};
 use crate::model::decode::{DecodeOptions, Prediction};
 use crate::model::engine::Outputs;
 use crate::model::manifest::OutputSpec;
-use crate::model::preprocess::{load_image, Transform};
+use crate::model::preprocess::Transform;
 use crate::model::Model;
 use crate::suite::gate::Status;
 use crate::target::TargetProfile;
@@ -147,7 +147,7 @@ impl Runner<'_> {
     }
 
     fn run(&mut self, check: &CheckSpec) -> CheckResult {
-        let raw = matches!(self.model.bundle().manifest().output, OutputSpec::Raw);
+        let raw = matches!(self.model.bundle().manifest().output, OutputSpec::Raw(_));
         let decides = matches!(
             check.kind,
             CheckKind::Accuracy(_)
@@ -212,7 +212,8 @@ impl Runner<'_> {
         let model = self.model;
         let decoded = parallel(&cases, jobs, |case| {
             let t = Instant::now();
-            let img = load_image(&case.path).map(|i| model.resize(&i)).map_err(|e| e.to_string());
+            let img =
+                model.load_image(&case.path).map(|i| model.resize(&i)).map_err(|e| e.to_string());
             (img, ms(t.elapsed()))
         });
         for (case, (img, took)) in cases.iter().zip(decoded) {
@@ -323,8 +324,10 @@ fn make(
         Some(Err(e)) => Err(e.clone()),
         None => {
             let t = Instant::now();
-            let img =
-                load_image(&input.case.path).map(|i| model.resize(&i)).map_err(|e| e.to_string());
+            let img = model
+                .load_image(&input.case.path)
+                .map(|i| model.resize(&i))
+                .map_err(|e| e.to_string());
             timing.image_decode_ms += ms(t.elapsed());
             img
         }

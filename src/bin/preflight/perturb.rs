@@ -6,8 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use preflight::files::write_atomically;
-use preflight::prelude::*;
 use preflight::suite::perturb::Perturbation;
+
+/// Suites perturb images at the model's input size; a camera-sized photo would take minutes
+/// to blur at severity 5 (its kernel grows with the image).
+const PERTURB_MAX_PIXELS: u64 = 4 << 20;
 
 pub(crate) fn perturb(
     image: &Path,
@@ -22,7 +25,8 @@ pub(crate) fn perturb(
         Ok(f @ (image::ImageFormat::Png | image::ImageFormat::Jpeg)) => f,
         _ => bail!("{}: write a .png or .jpg file", out.display()),
     };
-    let img = load_image(image)?.to_rgb8();
+    let img =
+        preflight::model::preprocess::load_image_limited(image, PERTURB_MAX_PIXELS)?.to_rgb8();
     let mut bytes = Vec::new();
     p.apply(&img, severity, seed)
         .write_to(&mut std::io::Cursor::new(&mut bytes), format)

@@ -238,7 +238,7 @@ impl Decoder {
                     ));
                 }
             }
-            OutputSpec::Classification(_) | OutputSpec::Raw => {}
+            OutputSpec::Classification(_) | OutputSpec::Raw(_) => {}
         }
         Ok(Decoder {
             spec: manifest.output.clone(),
@@ -261,7 +261,7 @@ impl Decoder {
             OutputSpec::Detection(d) => self.detect(outputs, d, transform, options),
             OutputSpec::Segmentation(g) => self.segment(outputs, g, transform, options),
             OutputSpec::Ctc(c) => self.read(outputs, c),
-            OutputSpec::Raw => Ok(Prediction::Raw {}),
+            OutputSpec::Raw(_) => Ok(Prediction::Raw {}),
         }
     }
 }

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use super::{status, Checked, Outcome};
 use crate::latency::{nearest_rank, Percentiles};
 use crate::model::decode::DecodeOptions;
-use crate::model::preprocess::load_image;
 use crate::suite::gate::Status;
 use crate::suite::run::{ms, Runner};
 use crate::suite::spec::{BudgetSpec, LatencySpec};
@@ -27,7 +26,8 @@ impl Runner<'_> {
             None => self.suite.cases.first().cloned().ok_or("the suite has no cases")?,
         };
         // Timed from the decoded original: resizing is part of serving a frame.
-        let img = load_image(&case.path).map_err(|e| format!("case {}: {e}", case.id))?;
+        let img =
+            self.model.load_image(&case.path).map_err(|e| format!("case {}: {e}", case.id))?;
         let t = Instant::now();
         let samples = self.timed_runs(&img, a.warmup, a.iterations);
         self.timing.inference_ms += ms(t.elapsed());

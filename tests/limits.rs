@@ -1,0 +1,198 @@
+//! Resource limits: a small file must not make preflight allocate what a board does not have.
+//! Each case found by trying to break preflight (issue 14) is refused with one line naming the
+//! file and the key, exit 2, before the memory is allocated.
+
+use std::io::Cursor;
+
+use crate::harness::*;
+use prost::Message as _;
+use tract_onnx::pb::tensor_proto::DataType;
+use tract_onnx::pb::*;
+
+/// A raw bundle around `model` (single input `x`, [1, 8, 8, 3]).
+fn raw_bundle(model: &ModelProto) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = model.encode_to_vec();
+    std::fs::write(dir.path().join("m.onnx"), &bytes).unwrap();
+    let sha = preflight::files::sha256_hex(&bytes);
+    std::fs::write(
+        dir.path().join("bundle.toml"),
+        format!(
+            "name = \"bomb\"\nversion = \"1\"\n[model]\npath = \"m.onnx\"\nsha256 = \"{sha}\"\n\
+             [input]\nname = \"x\"\nshape = [1, 8, 8, 3]\nlayout = \"nhwc\"\ncolor = \"rgb\"\n\
+             resize = \"stretch\"\nscale = 1.0\nmean = [0.0, 0.0, 0.0]\nstd = [1.0, 1.0, 1.0]\n\
+             [output]\nkind = \"raw\"\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+fn value(name: &str, dims: &[i64]) -> ValueInfoProto {
+    use tensor_shape_proto::{dimension::Value, Dimension};
+    let dim = dims
+        .iter()
+        .map(|&d| Dimension { value: Some(Value::DimValue(d)), ..Default::default() })
+        .collect();
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: DataType::Float as i32,
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// `y = x` beside `big = ConstantOfShape(shape)`: 243 bytes that ask for `shape`'s elements.
+fn constant_of_shape_bomb(shape: &[i64]) -> ModelProto {
+    let node = |op: &str, input: &str, output: &str| NodeProto {
+        op_type: op.into(),
+        input: vec![input.into()],
+        output: vec![output.into()],
+        ..Default::default()
+    };
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
+        graph: Some(GraphProto {
+            name: "bomb".into(),
+            node: vec![node("Identity", "x", "y"), node("ConstantOfShape", "shape", "big")],
+            initializer: vec![TensorProto {
+                name: "shape".into(),
+                dims: vec![shape.len() as i64],
+                data_type: DataType::Int64 as i32,
+                int64_data: shape.to_vec(),
+                ..Default::default()
+            }],
+            input: vec![value("x", &[1, 8, 8, 3])],
+            output: vec![value("y", &[1, 8, 8, 3]), value("big", &[])],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn constant_of_shape_bomb_is_refused_before_allocating() {
+    for shape in [[100_000i64; 3], [800; 3]] {
+        let dir = raw_bundle(&constant_of_shape_bomb(&shape));
+        let o = preflight(&["inspect", dir.path().to_str().unwrap()]);
+        assert_one_line_error(&o, &["m.onnx", "ConstantOfShape", "tensor budget of 256 MiB"]);
+    }
+    // The same graph with a small constant loads: the check is not a blanket refusal.
+    let dir = raw_bundle(&constant_of_shape_bomb(&[4, 4]));
+    let o = preflight(&["inspect", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn tensor_budget_is_the_manifests_to_raise_within_a_ceiling() {
+    let dir = raw_bundle(&constant_of_shape_bomb(&[800, 800, 800]));
+    let manifest = dir.path().join("bundle.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let with = |extra: &str| text.replacen("sha256", &format!("{extra}\nsha256"), 1);
+    std::fs::write(&manifest, with("max_tensor_mb = 1000000")).unwrap();
+    let o = preflight(&["inspect", dir.path().to_str().unwrap()]);
+    assert_one_line_error(&o, &["bundle.toml", "model.max_tensor_mb", "1..=16384"]);
+    // A lower budget is applied as given.
+    std::fs::write(&manifest, with("max_tensor_mb = 1")).unwrap();
+    let o = preflight(&["inspect", dir.path().to_str().unwrap()]);
+    assert_one_line_error(&o, &["tensor budget of 1 MiB"]);
+}
+
+#[test]
+fn multiple_larger_than_the_input_is_refused() {
+    let b = ScratchBundle::new();
+    b.edit_manifest("resize = \"stretch\"", "resize = \"fit-longer-side\"\nmultiple = 100000");
+    let o = preflight(&["inspect", b.arg()]);
+    assert_one_line_error(&o, &["bundle.toml", "input.multiple", "larger than the input"]);
+}
+
+#[test]
+fn huge_max_width_is_refused_by_the_tensor_budget() {
+    let b = ScratchBundle::new();
+    b.edit_manifest("resize = \"stretch\"", "resize = \"pad-right\"\nmax_width = 1000000000");
+    let o = preflight(&["inspect", b.arg()]);
+    assert_one_line_error(&o, &["input.max_width", "tensor budget"]);
+}
+
+#[test]
+fn huge_manifest_shape_is_refused_before_bench_allocates() {
+    let b = ScratchBundle::new();
+    b.edit_manifest("shape = [1, 128, 128, 3]", "shape = [1, 100000, 100000, 3]");
+    let o = preflight(&["bench", b.arg(), "--iterations", "1"]);
+    assert_one_line_error(&o, &["bundle.toml", "input.shape", "tensor budget"]);
+}
+
+#[test]
+fn unknown_key_with_kind_raw_is_refused() {
+    let dir = raw_bundle(&constant_of_shape_bomb(&[2]));
+    let manifest = dir.path().join("bundle.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, format!("{text}score_treshold = 0.5\n")).unwrap();
+    let o = preflight(&["inspect", dir.path().to_str().unwrap()]);
+    assert_one_line_error(&o, &["bundle.toml", "output", "score_treshold"]);
+}
+
+/// A valid 1x1 PNG whose header claims `w`x`h` (CRC fixed): tiny file, huge image.
+fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::GrayImage::new(1, 1)
+        .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .unwrap();
+    bytes[16..20].copy_from_slice(&w.to_be_bytes());
+    bytes[20..24].copy_from_slice(&h.to_be_bytes());
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in &bytes[12..29] {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    bytes[29..33].copy_from_slice(&(!crc).to_be_bytes());
+    bytes
+}
+
+#[test]
+fn image_over_the_pixel_limit_is_refused_from_its_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.png");
+    std::fs::write(&big, png_claiming(13_000, 13_000)).unwrap();
+    let o = preflight(&["run", big.to_str().unwrap()]);
+    assert_one_line_error(&o, &["big.png", "13000x13000", "over the limit of 50000000"]);
+    // The bundle sets its own limit: a camera bundle can lower it (or raise it).
+    let b = ScratchBundle::new();
+    b.edit_manifest("resize = \"stretch\"", "resize = \"stretch\"\nmax_image_pixels = 1000");
+    let o = preflight(&["run", b.arg(), case("astronaut.png").to_str().unwrap()]);
+    assert_one_line_error(&o, &["astronaut.png", "over the limit of 1000"]);
+}
+
+#[test]
+fn perturb_of_a_camera_sized_photo_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("photo.png");
+    std::fs::write(&big, png_claiming(4000, 3000)).unwrap();
+    let out = dir.path().join("out.png");
+    let args = ["perturb", big.to_str().unwrap(), "--name", "blur", "--severity", "5", "--out"];
+    let o = preflight(&[&args[..], &[out.to_str().unwrap()]].concat());
+    assert_one_line_error(&o, &["photo.png", "over the limit"]);
+}
+
+#[test]
+fn truncated_jpeg_is_refused_instead_of_judged() {
+    let img = preflight::prelude::load_image(&case("astronaut.png")).unwrap();
+    let mut bytes = Vec::new();
+    img.to_rgb8().write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Jpeg).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let half = dir.path().join("half.jpg");
+    std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
+    let o = preflight(&["run", half.to_str().unwrap()]);
+    assert_one_line_error(&o, &["half.jpg", "truncated"]);
+    let whole = dir.path().join("whole.jpg");
+    std::fs::write(&whole, &bytes).unwrap();
+    assert_eq!(preflight(&["run", whole.to_str().unwrap()]).status.code(), Some(0));
+}

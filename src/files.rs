@@ -61,8 +61,10 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str
     serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e.path().to_string();
         let inner = e.into_inner();
-        // toml's message repeats the source snippet over several lines; keep the reason.
-        let mut message = inner.message().to_string();
+        let mut message = match text.parse::<toml::Table>() {
+            Ok(table) => explain(&toml::Value::Table(table), &key, &inner),
+            Err(_) => reason(&inner),
+        };
         if let Some(span) = inner.span() {
             let before = text.get(..span.start).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
@@ -74,13 +76,87 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str
     })
 }
 
+/// Deserializes part of a TOML file already parsed (`prefix` is its key path), with the same
+/// messages as [`parse_toml`].
+pub(crate) fn from_toml_value<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    prefix: &str,
+    value: toml::Value,
+) -> Result<T> {
+    let root = value.clone();
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = explain(&root, &path, e.inner());
+        let key = if path == "." { prefix.to_string() } else { format!("{prefix}.{path}") };
+        Error::config(file, key, message)
+    })
+}
+
+/// toml's message without the source snippet it repeats over several lines.
+fn reason(error: &toml::de::Error) -> String {
+    let lines: Vec<&str> =
+        error.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    lines.join("; ")
+}
+
+/// The reason, said the way a person editing the file needs it: the value given where a name
+/// was expected, and for "missing field `x`" a key of the same table within two edits of `x`
+/// (serde reports a typo only as the field missing).
+fn explain(root: &toml::Value, key_path: &str, error: &toml::de::Error) -> String {
+    let message = reason(error);
+    let at = lookup(root, key_path);
+    if message.starts_with("invalid type: unit variant") || message == "wanted string or table" {
+        if let Some(given) = at {
+            return format!("expected a name in quotes, got {given}");
+        }
+    }
+    let typo = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+        .and_then(|missing| {
+            at?.as_table()?
+                .keys()
+                .find(|k| k.as_str() != missing && crate::text::edit_distance(k, missing) <= 2)
+        });
+    match typo {
+        Some(k) => format!("{message} (`{k}` is given: misspelt?)"),
+        None => message,
+    }
+}
+
+/// The value at a serde key path (`checks[0].severity`).
+fn lookup<'a>(root: &'a toml::Value, key_path: &str) -> Option<&'a toml::Value> {
+    let mut value = root;
+    for part in key_path.split('.').filter(|p| !p.is_empty()) {
+        let (name, index) = match part.split_once('[') {
+            Some((n, i)) => (n, Some(i.trim_end_matches(']').parse::<usize>().ok()?)),
+            None => (part, None),
+        };
+        if !name.is_empty() {
+            value = value.get(name)?;
+        }
+        if let Some(i) = index {
+            value = value.get(i)?;
+        }
+    }
+    Some(value)
+}
+
+/// The rule for paths written in a file: relative to the file's directory, and inside it. A
+/// bundle's manifest and suites name files in the bundle; a suite given with `--suite` from
+/// elsewhere names files beside it or below.
+fn leaves(dir: &Path) -> String {
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    format!("leaves {} (files named in it must be in its directory or below)", dir.display())
+}
+
 /// Joins `rel` to `dir`, refusing absolute paths, `..` and symlinks that escape `dir`.
 pub(crate) fn resolve(dir: &Path, file: &Path, key: &str, rel: &str) -> Result<PathBuf> {
     let candidate = Path::new(rel);
     let escapes =
         candidate.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
     if rel.is_empty() || escapes {
-        return Err(Error::config(file, key, format!("path {rel:?} leaves the bundle directory")));
+        return Err(Error::config(file, key, format!("path {rel:?} {}", leaves(dir))));
     }
     let joined = dir.join(candidate);
     if let (Ok(real), Ok(root)) = (joined.canonicalize(), dir.canonicalize()) {
@@ -88,7 +164,7 @@ pub(crate) fn resolve(dir: &Path, file: &Path, key: &str, rel: &str) -> Result<P
             return Err(Error::config(
                 file,
                 key,
-                format!("path {rel:?} resolves outside the bundle directory"),
+                format!("path {rel:?} resolves outside: it {}", leaves(dir)),
             ));
         }
     }
@@ -102,7 +178,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    // A legal 255-byte name plus the temp decoration would not be: keep the temp name short.
+    let stem: String = name.chars().take(64).collect();
+    let tmp = dir.join(format!(".{stem}.tmp.{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;

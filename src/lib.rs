@@ -33,6 +33,7 @@ pub mod latency;
 pub mod model;
 pub mod suite;
 pub mod target;
+pub mod text;
 
 pub use error::{Error, Result};
 

@@ -208,3 +208,80 @@ fn perturb_to_an_unsupported_format_keeps_the_existing_file() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(preflight::prelude::load_image(&png).is_ok());
 }
+
+#[test]
+fn suite_typo_names_the_misspelt_key() {
+    let (_b, suite) = with_suite(&format!(
+        "{ASTRONAUT}[[checks]]\nname = \"c\"\nkind = \"accuracy\"\nseverity = \"critical\"\n\
+         metric = \"count_match\"\ncases = [\"astronaut\"]\ntreshold = 1.0\n"
+    ));
+    let o = preflight(&["check", "--suite", &suite]);
+    assert_one_line_error(&o, &["checks[0]", "missing field `threshold`", "`treshold` is given"]);
+}
+
+#[test]
+fn number_where_a_name_is_expected_says_so() {
+    let (_b, suite) = with_suite(&format!(
+        "{ASTRONAUT}[[checks]]\nname = \"c\"\nkind = \"accuracy\"\nseverity = 9\n\
+         metric = \"count_match\"\ncases = [\"astronaut\"]\nthreshold = 1.0\n"
+    ));
+    let o = preflight(&["check", "--suite", &suite]);
+    assert_one_line_error(&o, &["checks[0].severity", "expected a name in quotes, got 9"]);
+    let b = ScratchBundle::new();
+    b.edit_manifest("resize = \"stretch\"", "resize = 9");
+    assert_one_line_error(&preflight(&["inspect", b.arg()]), &["input.resize", "got 9"]);
+}
+
+#[test]
+fn toml_errors_are_one_line_with_line_and_column() {
+    let (_b, suite) = with_suite(&format!("{ASTRONAUT}[oops\n"));
+    let o = preflight(&["check", "--suite", &suite]);
+    assert_one_line_error(&o, &["hostile.toml", "line 7, column 6", "invalid table header"]);
+    let (_b, suite) =
+        with_suite(&ASTRONAUT.replace("objects = 1", "objects = 99999999999999999999"));
+    let o = preflight(&["check", "--suite", &suite]);
+    assert_one_line_error(&o, &["hostile.toml", "line 5", "number too large"]);
+}
+
+#[test]
+fn run_dir_without_manifest_names_the_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let o =
+        preflight(&["run", dir.path().to_str().unwrap(), case("astronaut.png").to_str().unwrap()]);
+    assert_one_line_error(&o, &[dir.path().to_str().unwrap(), "not a bundle"]);
+}
+
+#[test]
+fn usage_errors_are_one_line() {
+    for args in [&["check", "--nope"][..], &["chek"], &["check", "--seed", "abc"], &[]] {
+        let o = preflight(args);
+        assert_one_line_error(&o, &["preflight: ", "--help"]);
+    }
+    assert_eq!(preflight(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn report_name_of_250_characters_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join(format!("{}.json", "r".repeat(245)));
+    let small =
+        "name = \"s\"\n[[cases]]\nid = \"a\"\nimage = \"cases/astronaut.png\"\nobjects = 1\n\
+                 [[checks]]\nname = \"c\"\nkind = \"accuracy\"\nseverity = \"critical\"\n\
+                 metric = \"count_match\"\ncases = [\"a\"]\nthreshold = 1.0\n";
+    let (b, suite) = with_suite(small);
+    let o = preflight(&["check", b.arg(), "--suite", &suite, "--report", report.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&report).unwrap().contains("\"verdict\""));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+}
+
+#[test]
+fn user_suite_paths_stay_in_the_suite_directory() {
+    // A suite given with --suite from outside any bundle names files beside it or below: the
+    // rule is its own directory, and the message says so (not "the bundle").
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("s.toml");
+    std::fs::write(&suite, ASTRONAUT.replace("cases/astronaut.png", "../astronaut.png")).unwrap();
+    let o = preflight(&["check", "--suite", suite.to_str().unwrap()]);
+    assert_one_line_error(&o, &["s.toml", "cases[0].image", "must be in its directory or below"]);
+}

@@ -48,7 +48,7 @@ fn layers_import_only_downward() {
             }
         }
     }
-    for helper in ["error.rs", "files.rs", "latency.rs", "target.rs"] {
+    for helper in ["error.rs", "files.rs", "latency.rs", "target.rs", "text.rs"] {
         let text = std::fs::read_to_string(src.join(helper)).unwrap();
         for module in crate_modules(&text) {
             if ["model", "suite", "device"].contains(&module.as_str()) {

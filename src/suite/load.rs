@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::spec::*;
 use super::validate::validate;
 use crate::error::{Error, Result};
-use crate::files::{parse_toml, read_text, resolve, sha256_hex};
+use crate::files::{from_toml_value, parse_toml, read_text, resolve, sha256_hex};
 
 /// The file as written, before per-kind parsing.
 #[derive(Debug, Deserialize)]
@@ -266,12 +266,7 @@ fn take<T: DeserializeOwned>(
     table: &mut toml::Table,
     key: &str,
 ) -> Result<Option<T>> {
-    match table.remove(key) {
-        None => Ok(None),
-        Some(v) => serde_path_to_error::deserialize(v)
-            .map(Some)
-            .map_err(|e| Error::config(file, format!("{prefix}.{key}"), e.inner().to_string())),
-    }
+    table.remove(key).map(|v| from_toml_value(file, &format!("{prefix}.{key}"), v)).transpose()
 }
 
 fn parse_check(file: &Path, i: usize, mut table: toml::Table) -> Result<CheckSpec> {
@@ -285,11 +280,7 @@ fn parse_check(file: &Path, i: usize, mut table: toml::Table) -> Result<CheckSpe
     })?;
     let description: String = take(file, &prefix, &mut table, "description")?.unwrap_or_default();
     fn rest<T: DeserializeOwned>(file: &Path, prefix: &str, table: toml::Table) -> Result<T> {
-        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-            let path = e.path().to_string();
-            let key = if path == "." { prefix.to_string() } else { format!("{prefix}.{path}") };
-            Error::config(file, key, e.into_inner().to_string())
-        })
+        from_toml_value(file, prefix, toml::Value::Table(table))
     }
     let Ok(kind_name) = kind.parse::<CheckKindName>() else {
         let known = <CheckKindName as strum::VariantNames>::VARIANTS.join(", ");

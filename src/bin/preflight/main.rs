@@ -43,10 +43,19 @@ const DEFAULT_BUNDLE: &str = "models/blazeface";
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
+        // --help and --version are successes, printed as clap formats them.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            // clap exits 2 on usage errors too, but --help/--version are successes.
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return ExitCode::SUCCESS;
+        }
+        // A usage error is one line like every other error (clap's own spreads over two to
+        // four: the reason, a tip, the usage, a pointer to --help).
+        Err(e) => {
+            let text = e.render().to_string();
+            let reason = text.lines().next().unwrap_or_default();
+            let reason = reason.strip_prefix("error: ").unwrap_or(reason);
+            eprintln!("preflight: {reason} (see --help)");
+            return ExitCode::from(2);
         }
     };
     logger::init(cli.verbose);

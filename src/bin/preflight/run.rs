@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::bail;
+use preflight::model::bundle::MANIFEST_FILE;
 use preflight::model::signature::verify;
 use preflight::model::Bundle;
 use preflight::prelude::*;
@@ -20,7 +21,13 @@ pub(crate) fn run(
     threads: usize,
     policy: &TrustPolicy,
 ) -> anyhow::Result<ExitCode> {
-    let dir = if is_bundle(&paths[0]) { paths.remove(0) } else { default_bundle() };
+    let dir = if is_bundle(&paths[0]) {
+        paths.remove(0)
+    } else if paths[0].is_dir() {
+        bail!("{}: not a bundle (no {MANIFEST_FILE} in it)", paths[0].display());
+    } else {
+        default_bundle()
+    };
     if paths.is_empty() {
         bail!("{}: no image given after the bundle", dir.display());
     }

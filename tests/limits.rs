@@ -196,3 +196,12 @@ fn truncated_jpeg_is_refused_instead_of_judged() {
     std::fs::write(&whole, &bytes).unwrap();
     assert_eq!(preflight(&["run", whole.to_str().unwrap()]).status.code(), Some(0));
 }
+
+#[test]
+fn manifest_over_the_text_limit_is_refused_before_parsing() {
+    let b = ScratchBundle::new();
+    let mean = vec!["0.5"; 400_000].join(", ");
+    b.edit_manifest("mean = [", &format!("mean = [{mean}, "));
+    let o = preflight(&["inspect", b.arg()]);
+    assert_one_line_error(&o, &["bundle.toml", "over the limit of 1048576"]);
+}

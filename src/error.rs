@@ -123,3 +123,12 @@ pub(crate) fn one_line(message: impl std::fmt::Display) -> String {
     let text = format!("{message:#}");
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// The message of a caught panic's payload (`&str` or `String`, as `panic!` makes them).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}

@@ -224,4 +224,79 @@ mod calls {
         // SAFETY: a runtime from preflight_start_trusted, freed once.
         unsafe { preflight_free(rt) };
     }
+
+    /// Fuzzing the frame entry point: random sizes, strides, channel counts, capacities and
+    /// pixels on a running model. Frames that claim more bytes than the buffer holds are never
+    /// passed (that would break the caller's side of the contract); impossible frames are, and
+    /// must be refused before a byte is read.
+    #[test]
+    fn fuzz_infer_frames() {
+        use crate::fuzz::{budget, Rng};
+        let bundle = small_bundle();
+        let rt = start(bundle.path());
+        let mut rng = Rng(0x6361_7069);
+        let (start_time, mut runs, mut served) = (std::time::Instant::now(), 0u64, 0u64);
+        let mut out = [PreflightDetection::default(); 8];
+        while start_time.elapsed() < budget() {
+            let dim = |rng: &mut Rng| match rng.below(8) {
+                0 => 0,
+                1 => u32::MAX - rng.below(4) as u32,
+                _ => 1 + rng.below(700) as u32,
+            };
+            let (w, h) = (dim(&mut rng), dim(&mut rng));
+            let ch = [0u32, 1, 2, 3, 4, 3, 3, 1][rng.below(8)];
+            let row = w as u64 * ch as u64;
+            let stride = match rng.below(4) {
+                0 => row.saturating_sub(1) as u32,
+                1 => u32::MAX,
+                _ => (row + rng.below(16) as u64).min(u32::MAX as u64) as u32,
+            };
+            let bytes = stride as u64 * h as u64;
+            let possible = w > 0 && h > 0 && (ch == 1 || ch == 3) && stride as u64 >= row;
+            let capacity = rng.below(9);
+            let mut found = 77usize;
+            runs += 1;
+            if possible && bytes > 4 << 20 {
+                continue; // a real frame this large needs a real buffer this large
+            }
+            let pixels: Vec<u8> = if possible {
+                (0..bytes).map(|_| rng.next() as u8).collect()
+            } else {
+                vec![0u8; 16]
+            };
+            // SAFETY: a possible frame's buffer holds `stride * height` bytes; an impossible
+            // one is refused before the buffer is read; `out` holds 8 >= capacity.
+            let code = unsafe {
+                preflight_infer(
+                    rt,
+                    pixels.as_ptr(),
+                    w,
+                    h,
+                    stride,
+                    ch,
+                    out.as_mut_ptr(),
+                    capacity,
+                    &mut found,
+                )
+            };
+            if possible {
+                assert!(
+                    [PREFLIGHT_OK, PREFLIGHT_CAPACITY].contains(&code),
+                    "{w}x{h} stride {stride} ch {ch}: {code} {}",
+                    last_error()
+                );
+                assert!(found < 1000);
+                served += 1;
+            } else {
+                assert_eq!(code, PREFLIGHT_INVALID_ARGUMENT, "{w}x{h} stride {stride} ch {ch}");
+                assert_eq!(found, 0, "found is written on error paths");
+            }
+        }
+        eprintln!(
+            "fuzz capi: {runs} frames in {:.0} s, {served} served, 0 crashes",
+            start_time.elapsed().as_secs_f64()
+        );
+        // SAFETY: a runtime from preflight_start, freed once.
+        unsafe { preflight_free(rt) };
+    }
 }

@@ -5,9 +5,9 @@
 use std::io::Cursor;
 
 use crate::harness::*;
+use crate::tiny_onnx::constant_of_shape;
 use prost::Message as _;
-use tract_onnx::pb::tensor_proto::DataType;
-use tract_onnx::pb::*;
+use tract_onnx::pb::ModelProto;
 
 /// A raw bundle around `model` (single input `x`, [1, 8, 8, 3]).
 fn raw_bundle(model: &ModelProto) -> tempfile::TempDir {
@@ -28,70 +28,22 @@ fn raw_bundle(model: &ModelProto) -> tempfile::TempDir {
     dir
 }
 
-fn value(name: &str, dims: &[i64]) -> ValueInfoProto {
-    use tensor_shape_proto::{dimension::Value, Dimension};
-    let dim = dims
-        .iter()
-        .map(|&d| Dimension { value: Some(Value::DimValue(d)), ..Default::default() })
-        .collect();
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: DataType::Float as i32,
-                shape: Some(TensorShapeProto { dim }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-/// `y = x` beside `big = ConstantOfShape(shape)`: 243 bytes that ask for `shape`'s elements.
-fn constant_of_shape_bomb(shape: &[i64]) -> ModelProto {
-    let node = |op: &str, input: &str, output: &str| NodeProto {
-        op_type: op.into(),
-        input: vec![input.into()],
-        output: vec![output.into()],
-        ..Default::default()
-    };
-    ModelProto {
-        ir_version: 8,
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
-        graph: Some(GraphProto {
-            name: "bomb".into(),
-            node: vec![node("Identity", "x", "y"), node("ConstantOfShape", "shape", "big")],
-            initializer: vec![TensorProto {
-                name: "shape".into(),
-                dims: vec![shape.len() as i64],
-                data_type: DataType::Int64 as i32,
-                int64_data: shape.to_vec(),
-                ..Default::default()
-            }],
-            input: vec![value("x", &[1, 8, 8, 3])],
-            output: vec![value("y", &[1, 8, 8, 3]), value("big", &[])],
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
 #[test]
 fn constant_of_shape_bomb_is_refused_before_allocating() {
     for shape in [[100_000i64; 3], [800; 3]] {
-        let dir = raw_bundle(&constant_of_shape_bomb(&shape));
+        let dir = raw_bundle(&constant_of_shape(&shape));
         let o = preflight(&["inspect", dir.path().to_str().unwrap()]);
         assert_one_line_error(&o, &["m.onnx", "ConstantOfShape", "tensor budget of 256 MiB"]);
     }
     // The same graph with a small constant loads: the check is not a blanket refusal.
-    let dir = raw_bundle(&constant_of_shape_bomb(&[4, 4]));
+    let dir = raw_bundle(&constant_of_shape(&[4, 4]));
     let o = preflight(&["inspect", dir.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
 #[test]
 fn tensor_budget_is_the_manifests_to_raise_within_a_ceiling() {
-    let dir = raw_bundle(&constant_of_shape_bomb(&[800, 800, 800]));
+    let dir = raw_bundle(&constant_of_shape(&[800, 800, 800]));
     let manifest = dir.path().join("bundle.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();
     let with = |extra: &str| text.replacen("sha256", &format!("{extra}\nsha256"), 1);
@@ -130,7 +82,7 @@ fn huge_manifest_shape_is_refused_before_bench_allocates() {
 
 #[test]
 fn unknown_key_with_kind_raw_is_refused() {
-    let dir = raw_bundle(&constant_of_shape_bomb(&[2]));
+    let dir = raw_bundle(&constant_of_shape(&[2]));
     let manifest = dir.path().join("bundle.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(&manifest, format!("{text}score_treshold = 0.5\n")).unwrap();
@@ -204,4 +156,18 @@ fn manifest_over_the_text_limit_is_refused_before_parsing() {
     b.edit_manifest("mean = [", &format!("mean = [{mean}, "));
     let o = preflight(&["inspect", b.arg()]);
     assert_one_line_error(&o, &["bundle.toml", "over the limit of 1048576"]);
+}
+
+#[test]
+fn transpose_with_a_repeated_or_out_of_range_axis_is_refused_not_a_crash() {
+    // Found by fuzz_onnx_loading: perm [0, 3, 1, 34] made tract panic (index past the rank);
+    // perm [0, 3, 1, 0] before a Conv grew the process to 24 GB until the kernel killed it.
+    use crate::tiny_onnx::{ints, model, node};
+    for perm in [[0, 3, 1, 34], [0, 3, 1, 0]] {
+        let m =
+            model(vec![node("Transpose", &["x"], "y", vec![ints("perm", &perm)])], vec![], &["y"]);
+        let dir = raw_bundle(&m);
+        let o = preflight(&["inspect", dir.path().to_str().unwrap()]);
+        assert_one_line_error(&o, &["m.onnx", "Transpose", "not a permutation"]);
+    }
 }

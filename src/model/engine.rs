@@ -128,6 +128,10 @@ impl Engine {
     /// Builds the bundle's model: decode the protobuf, apply the fix-ups, reject unsupported
     /// operators by name, fix the input fact from the manifest, optimize once.
     pub fn load(bundle: &Bundle) -> Result<Engine> {
+        guarded(bundle.model_path(), || Engine::load_unguarded(bundle))
+    }
+
+    fn load_unguarded(bundle: &Bundle) -> Result<Engine> {
         let path = bundle.model_path();
         let spec = &bundle.manifest().input;
         let onnx = tract_onnx::onnx();
@@ -289,10 +293,10 @@ impl Engine {
         }
         // Optimize outside the lock: other threads keep serving cached sizes meanwhile.
         let started = Instant::now();
-        let plan = runnable(
-            &self.model_path,
-            optimize(&self.model_path, (**template).clone(), shape, self.budget)?,
-        )?;
+        let path = &self.model_path;
+        let plan = guarded(path, || {
+            runnable(path, optimize(path, (**template).clone(), shape, self.budget)?)
+        })?;
         log::debug!("optimized a plan for input {shape:?} in {:?}", started.elapsed());
         let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
         if !plans.iter().any(|(s, _)| s == shape) {
@@ -334,10 +338,12 @@ impl Engine {
             Some(state) => state,
             None => plan.runnable.spawn().map_err(|e| Error::inference(&self.model_path, e))?,
         };
-        let raw =
-            multithread_tract_scope(self.executor.clone(), || state.run(smallvec![tensor.into()]));
+        let raw = guarded(&self.model_path, || {
+            multithread_tract_scope(self.executor.clone(), || state.run(smallvec![tensor.into()]))
+                .map_err(|e| Error::inference(&self.model_path, e))
+        });
         super::cpu::clear_upper_vector_state();
-        let raw = raw.map_err(|e| Error::inference(&self.model_path, e))?;
+        let raw = raw?;
         // Only a state whose run finished goes back: a failed one may hold a half-run turn.
         let mut idle = plan.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE_STATES {
@@ -357,6 +363,21 @@ impl Engine {
             .map_err(|e| Error::inference(&self.model_path, e))?;
         Ok(Outputs { tensors, elapsed })
     }
+}
+
+/// Runs tract code, turning a panic into an error. tract asserts on some malformed graphs
+/// that its checks let through (fuzzing found an out-of-range `Transpose` permutation): such a
+/// model is refused with a message, not a crash of the device.
+fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        Err(Error::model(
+            path,
+            format!(
+                "tract failed on this model ({}): the file is malformed, or hits a tract bug",
+                crate::error::panic_message(payload.as_ref())
+            ),
+        ))
+    })
 }
 
 /// Fixes the input fact to `shape`, checks every tensor against the budget, and optimizes.

@@ -49,8 +49,9 @@ fn int_values(t: &TensorProto) -> Option<Vec<i64>> {
     Some(values.collect())
 }
 
-/// Refuses, before tract sees the graph, a constant larger than `budget` bytes or a
-/// shape-from-constant operator (`ConstantOfShape`, `Expand`, `Tile`) whose result would be.
+/// Refuses, before tract sees the graph, a constant larger than `budget` bytes, a
+/// shape-from-constant operator (`ConstantOfShape`, `Expand`, `Tile`) whose result would be,
+/// and attributes tract trusts to be sane (`Transpose`'s `perm`).
 pub(crate) fn check_proto(path: &Path, graph: &GraphProto, budget: u64) -> Result<()> {
     let over = |what: String, bytes: Option<u64>| -> Result<()> {
         match bytes {
@@ -102,6 +103,24 @@ pub(crate) fn check_proto(path: &Path, graph: &GraphProto, budget: u64) -> Resul
                 if let Some(shape) = constant(1).and_then(int_values) {
                     let dims = shape.into_iter().map(|d| d.max(1));
                     over(label(), elements(dims).and_then(|n| n.checked_mul(1)))?;
+                }
+            }
+            // tract takes `perm` on trust: a repeated axis sent one model to 24 GB, an axis
+            // past the rank panicked (both found by fuzzing).
+            "Transpose" => {
+                if let Some(perm) = node.attribute.iter().find(|a| a.name == "perm") {
+                    let mut seen = perm.ints.clone();
+                    seen.sort_unstable();
+                    if seen.iter().enumerate().any(|(i, &a)| a != i as i64) {
+                        return Err(Error::model(
+                            path,
+                            format!(
+                                "{}: perm {:?} is not a permutation of the axes",
+                                label(),
+                                perm.ints
+                            ),
+                        ));
+                    }
                 }
             }
             "Tile" => {

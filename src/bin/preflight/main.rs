@@ -41,6 +41,7 @@ use preflight::prelude::*;
 const DEFAULT_BUNDLE: &str = "models/blazeface";
 
 fn main() -> ExitCode {
+    quiet_tract_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // --help and --version are successes, printed as clap formats them.
@@ -74,6 +75,18 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// tract panics on some malformed models; the library catches that and returns a one-line
+/// error naming the file, which the default hook would precede with a panic message. Every
+/// other panic (a preflight bug) is printed as usual.
+fn quiet_tract_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !info.location().is_some_and(|l| l.file().contains("/tract-")) {
+            default(info);
+        }
+    }));
 }
 
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {

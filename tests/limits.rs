@@ -171,3 +171,29 @@ fn transpose_with_a_repeated_or_out_of_range_axis_is_refused_not_a_crash() {
         assert_one_line_error(&o, &["m.onnx", "Transpose", "not a permutation"]);
     }
 }
+
+#[test]
+fn graph_output_made_by_nothing_is_refused_not_a_crash() {
+    // Found by fuzz_onnx_loading: tract looks the name up in its table and panics.
+    use crate::tiny_onnx::{model, node};
+    let m = model(vec![node("Identity", &["x"], "y", vec![])], vec![], &["nope"]);
+    let o = preflight(&["inspect", raw_bundle(&m).path().to_str().unwrap()]);
+    assert_one_line_error(&o, &["m.onnx", "\"nope\" is made by no node"]);
+}
+
+#[test]
+fn tract_panic_on_a_malformed_model_is_an_error_naming_the_model() {
+    // Found by fuzz_onnx_loading: a Conv whose `pads` has fewer entries than the kernel has
+    // axes makes tract index past them. The panic is caught and the model refused in one line.
+    use crate::tiny_onnx::{floats, ints, model, node};
+    let m = model(
+        vec![
+            node("Transpose", &["x"], "t", vec![ints("perm", &[0, 3, 1, 2])]),
+            node("Conv", &["t", "w"], "y", vec![ints("pads", &[1, 1])]),
+        ],
+        vec![floats("w", &[1, 3, 3, 3], &[0.1; 27])],
+        &["y"],
+    );
+    let o = preflight(&["inspect", raw_bundle(&m).path().to_str().unwrap()]);
+    assert_one_line_error(&o, &["m.onnx", "tract failed on this model"]);
+}

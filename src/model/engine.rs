@@ -14,7 +14,7 @@ use tract_onnx::tract_hir::internal::tract_smallvec::smallvec;
 use super::bundle::Bundle;
 use super::manifest::{InputSpec, Layout, ResizeMode};
 use super::preprocess::InputTensor;
-use super::{fixup, memory};
+use super::{fixup, precheck};
 use crate::error::{Error, Result};
 
 /// Name and shape of a model input or output.
@@ -145,7 +145,7 @@ impl Engine {
         }
         let onnx_nodes = graph.node.len();
         let budget = bundle.manifest().model.max_tensor_bytes();
-        memory::check_proto(path, graph, budget)?;
+        precheck::check_proto(path, graph, budget)?;
         let fixups = fixup::apply(&mut proto);
         let opset = opset(&proto);
         let producer =
@@ -393,7 +393,7 @@ fn optimize(
     let typed = model.into_typed().map_err(|e| {
         Error::model(path, format!("cannot optimize for input shape {shape:?}: {e:#}"))
     })?;
-    memory::check_typed(path, &typed, budget)?;
+    precheck::check_typed(path, &typed, budget)?;
     typed.into_optimized().map_err(|e| {
         Error::model(path, format!("cannot optimize for input shape {shape:?}: {e:#}"))
     })

@@ -1,3 +1,5 @@
+//! Checks on an ONNX graph before tract builds it, for what tract would turn into a crash.
+//!
 //! The tensor budget (`model.max_tensor_mb`): no tensor a model holds may be larger, checked
 //! before tract allocates it. A 243-byte ONNX file can ask for a petabyte: a constant of a
 //! declared shape, or a `ConstantOfShape` that tract folds while loading. An allocation that
@@ -53,6 +55,26 @@ fn int_values(t: &TensorProto) -> Option<Vec<i64>> {
 /// shape-from-constant operator (`ConstantOfShape`, `Expand`, `Tile`) whose result would be,
 /// and attributes tract trusts to be sane (`Transpose`'s `perm`).
 pub(crate) fn check_proto(path: &Path, graph: &GraphProto, budget: u64) -> Result<()> {
+    // Every graph output must be made by something: tract indexes its table of names.
+    let made: std::collections::HashSet<&str> = graph
+        .input
+        .iter()
+        .map(|v| v.name.as_str())
+        .chain(graph.initializer.iter().map(|t| t.name.as_str()))
+        .chain(graph.node.iter().flat_map(|n| n.output.iter().map(String::as_str)))
+        .collect();
+    if let Some(out) = graph.output.iter().find(|o| !made.contains(o.name.as_str())) {
+        return Err(Error::model(
+            path,
+            format!("graph output {:?} is made by no node, input or initializer", out.name),
+        ));
+    }
+    check_nodes(path, graph, budget)
+}
+
+/// The budget and attribute checks of one graph, subgraphs included (a subgraph may output
+/// a value of the enclosing scope, so only the top graph's outputs are checked above).
+fn check_nodes(path: &Path, graph: &GraphProto, budget: u64) -> Result<()> {
     let over = |what: String, bytes: Option<u64>| -> Result<()> {
         match bytes {
             Some(b) if b <= budget => Ok(()),
@@ -135,7 +157,7 @@ pub(crate) fn check_proto(path: &Path, graph: &GraphProto, budget: u64) -> Resul
         }
         for attr in &node.attribute {
             for g in attr.g.iter().chain(&attr.graphs) {
-                check_proto(path, g, budget)?;
+                check_nodes(path, g, budget)?;
             }
         }
     }

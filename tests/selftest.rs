@@ -139,7 +139,7 @@ fn a_single_stall_cannot_flip_a_latency_verdict() {
             latency_stall: Some((13, Duration::from_millis(400))),
             ..Default::default()
         };
-        let (results, _) = run_checks(&model, &suite, &ctx, &mut |_, _, _| {});
+        let results = run_checks(&model, &suite, &ctx, &mut |_, _, _| {}).checks;
         let c = &results[0];
         assert_eq!(c.passed, Some(true), "{windows_note}: {}", c.detail);
         c.clone()
@@ -159,7 +159,7 @@ fn a_single_stall_cannot_flip_a_latency_verdict() {
         latency_stall: Some((13, Duration::from_millis(400))),
         ..Default::default()
     };
-    let (results, _) = run_checks(&model, &suite, &ctx, &mut |_, _, _| {});
+    let results = run_checks(&model, &suite, &ctx, &mut |_, _, _| {}).checks;
     assert_eq!(results[0].passed, Some(false), "{}", results[0].detail);
 }
 

@@ -70,7 +70,8 @@ pub struct PreflightDetection {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PreflightHealth {
-    /// 0 ok, 1 over budget, 2 not enough data yet.
+    /// 0 ok, 1 over budget, 2 not enough data yet, 3 too many recent frames outside the
+    /// operating envelope.
     pub status: i32,
     /// Latencies in the window.
     pub samples: u32,
@@ -82,6 +83,9 @@ pub struct PreflightHealth {
     pub budget_ms: f32,
     /// Inferences served since start.
     pub served: u64,
+    /// Share of recent frames outside the operating envelope, or a negative value when the
+    /// model has none.
+    pub outside_share: f32,
 }
 
 thread_local! {
@@ -371,12 +375,14 @@ pub unsafe extern "C" fn preflight_health(
                 HealthStatus::Ok => 0,
                 HealthStatus::OverBudget => 1,
                 HealthStatus::NoData => 2,
+                HealthStatus::OutsideEnvelope => 3,
             },
             samples: h.samples as u32,
             p50_ms: h.p50_ms,
             p99_ms: h.p99_ms,
             budget_ms: h.budget_ms.unwrap_or(-1.0),
             served: h.served,
+            outside_share: h.outside_share.unwrap_or(-1.0),
         };
         PREFLIGHT_OK
     })

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use image::DynamicImage;
 
-use super::health::{Health, HealthMonitor, HealthStatus};
+use super::health::{Health, HealthMonitor, HealthStatus, DEFAULT_OUTSIDE_ALARM};
 use crate::error::{Error, Result};
 use crate::model::bundle::{Bundle, MANIFEST_FILE};
 use crate::model::decode::{DecodeOptions, Detection, Prediction};
@@ -114,7 +114,11 @@ impl Runtime {
         dir: impl AsRef<Path>,
         options: &StartOptions,
     ) -> std::result::Result<Runtime, StartError> {
-        let (model, suite, report) = run(dir.as_ref(), options, &mut |_, _, _| {})?;
+        let (mut model, suite, report) = run(dir.as_ref(), options, &mut |_, _, _| {})?;
+        // An envelope this boot derived on this hardware replaces the recorded one.
+        if let Some(e) = report.envelope.as_ref().filter(|e| !e.bounds.is_empty()) {
+            model.set_envelope(Some(e.clone()));
+        }
         if report.serving_allowed {
             if report.verdict != Verdict::Pass {
                 log::warn!(
@@ -123,7 +127,8 @@ impl Runtime {
                     report.verdict.name()
                 );
             }
-            let health = HealthMonitor::new(p99_budget(&suite, options));
+            let alarm = suite.outside_alarm.map_or(DEFAULT_OUTSIDE_ALARM, |a| a as f32);
+            let health = HealthMonitor::with_alarm(p99_budget(&suite, options), alarm);
             Ok(Runtime { model, report, suite, options: options.clone(), health })
         } else {
             Err(StartError::Refused { report: Box::new(report) })
@@ -143,7 +148,8 @@ impl Runtime {
     /// Runs one image end to end and records its latency for [`Runtime::health`].
     pub fn infer(&self, image: &DynamicImage) -> Result<Inference> {
         let inference = self.model.infer(image, DecodeOptions::default())?;
-        self.health.record(inference.elapsed);
+        let outside = inference.envelope.as_ref().map(|v| !v.inside);
+        self.health.record_frame(inference.elapsed, outside);
         Ok(inference)
     }
 
@@ -209,18 +215,28 @@ impl Runtime {
         m.family(
             "preflight_health",
             "gauge",
-            "Serving health as a state set: ok, over_budget (p99 over the suite's budget), no_data.",
+            "Serving health as a state set: ok, over_budget (p99 over the suite's budget), no_data, \
+             outside_envelope (too many recent frames outside the proven conditions).",
         );
         for (name, state) in [
             ("ok", HealthStatus::Ok),
             ("over_budget", HealthStatus::OverBudget),
             ("no_data", HealthStatus::NoData),
+            ("outside_envelope", HealthStatus::OutsideEnvelope),
         ] {
             m.series(
                 "preflight_health",
                 &[b, ("status", name)],
                 f64::from(u8::from(health.status == state)),
             );
+        }
+        if let Some(share) = health.outside_share {
+            m.family(
+                "preflight_envelope_outside_ratio",
+                "gauge",
+                "Share of the last served frames (up to 128) outside the operating envelope.",
+            );
+            m.series("preflight_envelope_outside_ratio", &[b], f64::from(share));
         }
         m.finish()
     }

@@ -107,6 +107,9 @@ impl Bundle {
             }
             _ => Vec::new(),
         };
+        if let Some(rel) = &manifest.envelope {
+            resolve(dir, &manifest_path, "envelope", rel)?;
+        }
         if let Some(suite) = &manifest.suite {
             resolve(dir, &manifest_path, "suite.path", &suite.path)?;
         }
@@ -164,6 +167,11 @@ impl Bundle {
     /// Path of the bundle's suite for `tier`, if it declares one.
     pub fn tier_path(&self, tier: Tier) -> Option<PathBuf> {
         self.manifest.suite_for(tier).map(|rel| self.dir.join(rel))
+    }
+
+    /// Path of the bundle's recorded envelope, if it declares one.
+    pub fn envelope_path(&self) -> Option<PathBuf> {
+        self.manifest.envelope.as_ref().map(|rel| self.dir.join(rel))
     }
 
     /// Resolves a path written in a bundle file, refusing any that leaves the bundle.

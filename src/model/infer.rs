@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 use image::DynamicImage;
 
 use super::bundle::Bundle;
+use super::condition::Condition;
 use super::decode::{DecodeOptions, Decoder, Prediction};
 use super::engine::{Engine, Outputs};
+use super::envelope::{Envelope, EnvelopeVerdict};
 use super::preprocess::{self, InputTensor, Transform};
 use crate::error::{Error, Result};
 
@@ -18,6 +20,7 @@ pub struct Model {
     bundle: Bundle,
     engine: Engine,
     decoder: Decoder,
+    envelope: Option<Envelope>,
 }
 
 /// The result of one inference.
@@ -29,6 +32,10 @@ pub struct Inference {
     pub outputs: Outputs,
     /// End to end: preprocessing, plan run and decoding.
     pub elapsed: Duration,
+    /// The frame's condition measures, when the model has an envelope to judge them by.
+    pub condition: Option<Condition>,
+    /// The frame judged against the envelope, when the model has one.
+    pub envelope: Option<EnvelopeVerdict>,
 }
 
 impl Model {
@@ -37,17 +44,39 @@ impl Model {
         Model::from_bundle(Bundle::open(dir)?)
     }
 
-    /// Builds the model of an already opened bundle.
+    /// Builds the model of an already opened bundle, with its recorded envelope if it
+    /// declares one.
     pub fn from_bundle(bundle: Bundle) -> Result<Model> {
+        let envelope = match bundle.envelope_path() {
+            Some(path) => Some(Envelope::load(&path, bundle.model_sha256())?),
+            None => None,
+        };
+        let mut model = Model::without_envelope(bundle)?;
+        model.envelope = envelope;
+        Ok(model)
+    }
+
+    /// Builds the model without reading the bundle's envelope: for recording a new one.
+    pub fn without_envelope(bundle: Bundle) -> Result<Model> {
         let engine = Engine::load(&bundle)?;
         let decoder = Decoder::new(&bundle, &engine)?;
-        Ok(Model { bundle, engine, decoder })
+        Ok(Model { bundle, engine, decoder, envelope: None })
     }
 
     /// Runs inference on `threads` threads (0: one per core; 1, the default: the calling
     /// thread). Results match one thread's within the parity tolerance.
     pub fn set_threads(&mut self, threads: usize) -> Result<()> {
         self.engine.set_threads(threads)
+    }
+
+    /// The operating envelope frames are judged by, if any.
+    pub fn envelope(&self) -> Option<&Envelope> {
+        self.envelope.as_ref()
+    }
+
+    /// Replaces the envelope (a self-test that derived one on this hardware installs it).
+    pub fn set_envelope(&mut self, envelope: Option<Envelope>) {
+        self.envelope = envelope;
     }
 
     /// The bundle this model came from.
@@ -103,11 +132,17 @@ impl Model {
     }
 
     /// Runs an image end to end.
+    /// Runs an image end to end; with an envelope, the frame's condition is measured on the
+    /// resized input and judged.
     pub fn infer(&self, image: &DynamicImage, options: DecodeOptions) -> Result<Inference> {
         let start = Instant::now();
-        let (outputs, transform) = self.run_raw(image)?;
+        let (resized, transform) = self.resize(image);
+        let condition =
+            self.envelope.as_ref().map(|_| Condition::measure(&resized, transform.content));
+        let (outputs, transform) = self.run_resized(&resized, transform)?;
         let prediction = self.decode(&outputs, &transform, options)?;
-        Ok(Inference { prediction, outputs, elapsed: start.elapsed() })
+        let envelope = self.envelope.as_ref().zip(condition.as_ref()).map(|(e, c)| e.judge(c));
+        Ok(Inference { prediction, outputs, elapsed: start.elapsed(), condition, envelope })
     }
 
     /// Reads an image file and runs it end to end.

@@ -25,6 +25,10 @@ pub struct Manifest {
     /// The behaviour suites that ship with the bundle, by purpose.
     #[serde(default)]
     pub suites: Option<Suites>,
+    /// The operating envelope recorded from the suite's robustness curves
+    /// (`preflight record --envelope`), judged on every served frame.
+    #[serde(default)]
+    pub envelope: Option<String>,
 }
 
 /// `[model]`: the ONNX file and its expected hash.

@@ -5,9 +5,11 @@
 //! devices: it imports neither the `suite` layer nor the `device` layer.
 
 pub mod bundle;
+pub mod condition;
 mod cpu;
 pub mod decode;
 pub mod engine;
+pub mod envelope;
 pub mod fixup;
 pub mod image_io;
 mod infer;

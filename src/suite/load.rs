@@ -33,6 +33,9 @@ struct RawSuite {
     /// minor `boot-budget` check, last.
     #[serde(default)]
     budget_ms: Option<Threshold>,
+    /// Share of recent served frames outside the envelope past which health alarms.
+    #[serde(default)]
+    outside_alarm: Option<f64>,
     #[serde(default)]
     checks: Vec<toml::Table>,
 }
@@ -120,6 +123,15 @@ impl Suite {
             }
             checks.push(check);
         }
+        if let Some(a) = raw.outside_alarm {
+            if !(0.0..=1.0).contains(&a) {
+                return Err(Error::config(
+                    path,
+                    "outside_alarm",
+                    format!("must be within 0..=1, got {a}"),
+                ));
+            }
+        }
         for (i, name) in raw.recheck.iter().enumerate() {
             if !names.contains(name) {
                 return Err(Error::config(
@@ -136,6 +148,7 @@ impl Suite {
             cases,
             checks,
             recheck: raw.recheck,
+            outside_alarm: raw.outside_alarm,
         })
     }
 

@@ -6,6 +6,7 @@
 //! the `model` layer and never the `device` layer.
 
 pub(crate) mod checks;
+pub(crate) mod envelope;
 pub mod evidence;
 pub mod gate;
 pub mod golden;

@@ -17,6 +17,8 @@ pub(super) struct Input {
     pub(super) scores: Vec<Option<f32>>,
     /// A parity check compares its raw outputs.
     pub(super) keep_raw: bool,
+    /// The envelope needs its condition measures (a robustness check's input).
+    pub(super) measure: bool,
 }
 
 impl Input {
@@ -62,14 +64,20 @@ pub(super) fn plan(suite: &Suite) -> Vec<Input> {
                 }
             }
             CheckKind::Robustness(a) => {
+                let measured = super::envelope::measure_of(a.corruption).is_some();
                 for case in select(&a.select) {
+                    if measured {
+                        // The clean case is where the envelope's proven range starts.
+                        need(&mut inputs, &case, None, None).measure = true;
+                    }
                     for severity in 1..=5 {
                         need(
                             &mut inputs,
                             &case,
                             Some((a.corruption, severity)),
                             Some(a.scoring.score_threshold),
-                        );
+                        )
+                        .measure |= measured;
                     }
                 }
             }
@@ -105,6 +113,7 @@ fn need<'a>(
                     perturbation,
                     scores: vec![],
                     keep_raw: false,
+                    measure: false,
                 });
                 inputs.len() - 1
             }

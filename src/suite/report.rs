@@ -9,8 +9,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::gate::{verdict, Status, Verdict};
-use super::run::RunContext;
+use super::run::{Ran, RunContext};
 use super::spec::{Severity, Suite};
+use crate::model::envelope::Envelope;
 use crate::model::Model;
 use crate::target::{host_cores, host_cpu, host_triple};
 
@@ -46,6 +47,9 @@ pub struct Report {
     pub timing: Timing,
     /// One entry per check, in suite order.
     pub checks: Vec<CheckResult>,
+    /// The operating envelope the robustness checks proved (absent without any).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<Envelope>,
 }
 
 /// When a run started: the wall-clock time for the report, the instant for its duration.
@@ -83,9 +87,10 @@ impl Report {
         suite: &Suite,
         ctx: &RunContext,
         strict: bool,
-        (checks, timing): (Vec<CheckResult>, Timing),
+        ran: Ran,
         started: &Started,
     ) -> Report {
+        let Ran { checks, timing, envelope } = ran;
         let verdict = verdict(checks.iter().map(|c| (c.severity, c.status)));
         let manifest = model.bundle().manifest();
         Report {
@@ -123,6 +128,8 @@ impl Report {
             },
             timing,
             checks,
+            envelope: (!envelope.bounds.is_empty() || !envelope.unseparated.is_empty())
+                .then_some(envelope),
         }
     }
 }

@@ -17,12 +17,15 @@ use std::time::{Duration, Instant};
 use image::RgbImage;
 
 use super::checks::{Cannot, Outcome};
+use super::envelope::derive;
 use super::perturb::{case_seed, Perturbation};
 use super::plan::{plan, Input, Key};
 use super::report::{CheckResult, Timing};
 use super::spec::{Case, CheckKind, CheckSpec, Selection, Suite};
+use crate::model::condition::Condition;
 use crate::model::decode::{DecodeOptions, Prediction};
 use crate::model::engine::Outputs;
+use crate::model::envelope::Envelope;
 use crate::model::manifest::OutputSpec;
 use crate::model::preprocess::Transform;
 use crate::model::Model;
@@ -71,13 +74,24 @@ pub(super) type Cached<T> = Result<T, String>;
 /// Cases with what the model predicted for them.
 pub(super) type Predicted = Vec<(Case, Prediction)>;
 
+/// What a suite run produced.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    /// One result per check, in suite order.
+    pub checks: Vec<CheckResult>,
+    /// Where the time went.
+    pub timing: Timing,
+    /// The operating envelope derived from the robustness checks (empty without any).
+    pub envelope: Envelope,
+}
+
 /// Runs every check of `suite` in order; `progress(done, total, name)` is called before each.
 pub fn run_checks(
     model: &Model,
     suite: &Suite,
     ctx: &RunContext,
     progress: &mut dyn FnMut(usize, usize, &str),
-) -> (Vec<CheckResult>, Timing) {
+) -> Ran {
     let start = Instant::now();
     let mut runner = Runner {
         model,
@@ -87,6 +101,7 @@ pub fn run_checks(
         images: HashMap::new(),
         predictions: HashMap::new(),
         raw: HashMap::new(),
+        conditions: HashMap::new(),
         timing: Timing { jobs: ctx.effective_jobs(), ..Timing::default() },
     };
     runner.prefetch();
@@ -96,9 +111,10 @@ pub fn run_checks(
         results.push(runner.run(check));
     }
     progress(suite.checks.len(), suite.checks.len(), "");
+    let envelope = derive(suite, &results, &runner.conditions);
     let mut timing = runner.timing;
     timing.total_ms = ms(start.elapsed());
-    (results, timing)
+    Ran { checks: results, timing, envelope }
 }
 
 /// The state one suite run shares between its checks.
@@ -111,6 +127,8 @@ pub(super) struct Runner<'a> {
     images: HashMap<String, Cached<(RgbImage, Transform)>>,
     predictions: HashMap<(Key, Option<u32>), Cached<Prediction>>,
     raw: HashMap<Key, Cached<Outputs>>,
+    /// Condition measures of the inputs the envelope is derived from.
+    conditions: HashMap<Key, Condition>,
     pub(super) timing: Timing,
 }
 
@@ -133,6 +151,7 @@ fn round6(x: f64) -> f64 {
 struct Made {
     predictions: Vec<(Option<u32>, Cached<Prediction>)>,
     raw: Option<Cached<Outputs>>,
+    condition: Option<Condition>,
     ran: bool,
     timing: Timing,
 }
@@ -230,6 +249,9 @@ impl Runner<'_> {
             for (score, p) in m.predictions {
                 self.predictions.insert((key.clone(), score), p);
             }
+            if let Some(c) = m.condition {
+                self.conditions.insert(key.clone(), c);
+            }
             if let Some(raw) = m.raw {
                 self.raw.insert(key, raw);
             }
@@ -243,8 +265,13 @@ impl Runner<'_> {
         if let Some(r) = self.raw.get(&key) {
             return r.clone();
         }
-        let input =
-            Input { case: case.clone(), perturbation: None, scores: vec![], keep_raw: true };
+        let input = Input {
+            case: case.clone(),
+            perturbation: None,
+            scores: vec![],
+            keep_raw: true,
+            measure: false,
+        };
         let m = make(self.model, &self.images, self.ctx.seed, &input);
         self.timing.add(&m.timing);
         self.timing.inferences_run += usize::from(m.ran);
@@ -267,8 +294,13 @@ impl Runner<'_> {
             return p.clone();
         }
         // Not planned (a check the planner does not know): made here, once.
-        let input =
-            Input { case: case.clone(), perturbation, scores: vec![score], keep_raw: false };
+        let input = Input {
+            case: case.clone(),
+            perturbation,
+            scores: vec![score],
+            keep_raw: false,
+            measure: false,
+        };
         let m = make(self.model, &self.images, self.ctx.seed, &input);
         self.timing.add(&m.timing);
         self.timing.inferences_run += usize::from(m.ran);
@@ -316,6 +348,7 @@ fn make(
     let fail = |e: String, timing: Timing| Made {
         predictions: input.scores.iter().map(|s| (s.map(f32::to_bits), Err(e.clone()))).collect(),
         raw: input.keep_raw.then(|| Err(e.clone())),
+        condition: None,
         ran: false,
         timing,
     };
@@ -346,6 +379,11 @@ fn make(
             out
         }
     };
+    let condition = input.measure.then(|| Condition::measure(&img, transform.content));
+    if input.scores.is_empty() && !input.keep_raw {
+        // Wanted for its condition only: nothing reads a prediction, so nothing runs.
+        return Made { predictions: vec![], raw: None, condition, ran: false, timing };
+    }
     let t = Instant::now();
     let raw = model.run_resized(&img, transform);
     timing.inference_ms += ms(t.elapsed());
@@ -353,7 +391,7 @@ fn make(
         Ok(x) => x,
         Err(e) => {
             let mut m = fail(e.to_string(), timing);
-            m.ran = true;
+            (m.ran, m.condition) = (true, condition);
             return m;
         }
     };
@@ -366,7 +404,7 @@ fn make(
             (score.map(f32::to_bits), p)
         })
         .collect();
-    Made { predictions, raw: input.keep_raw.then_some(Ok(outputs)), ran: true, timing }
+    Made { predictions, raw: input.keep_raw.then_some(Ok(outputs)), condition, ran: true, timing }
 }
 
 /// `f` over `items` on `jobs` scoped threads; results in the items' order.

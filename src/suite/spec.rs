@@ -24,6 +24,9 @@ pub struct Suite {
     pub checks: Vec<CheckSpec>,
     /// Names of the checks `Runtime::recheck` re-runs while serving.
     pub recheck: Vec<String>,
+    /// Share of recent served frames outside the operating envelope past which health
+    /// reports `outside_envelope` (default 0.25).
+    pub outside_alarm: Option<f64>,
 }
 
 /// Name of the check a suite's `budget_ms` adds.

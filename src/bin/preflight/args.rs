@@ -171,9 +171,18 @@ pub(crate) enum Command {
         /// Suite whose parity checks name the cases (default: the bundle's).
         #[arg(long)]
         suite: Option<PathBuf>,
-        /// Output file (default: the golden file the first parity check names).
+        /// Output file (default: the golden file the first parity check names; with
+        /// --envelope, the manifest's `envelope`).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Record the operating envelope instead: run the suite's robustness checks on this
+        /// hardware and write the bounds they prove (default suite: the acceptance tier's,
+        /// else the boot suite).
+        #[arg(long)]
+        envelope: bool,
+        /// Seed for perturbations (--envelope).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Write a perturbed copy of an image, to see what a suite's corruption does.
     Perturb {

@@ -146,7 +146,12 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 format,
             )
         }
-        Command::Record { bundle, suite, out } => record::record(&bundle_dir(bundle), suite, out),
+        Command::Record { bundle, suite, out, envelope: false, .. } => {
+            record::record(&bundle_dir(bundle), suite, out)
+        }
+        Command::Record { bundle, suite, out, envelope: true, seed } => {
+            record::envelope(&bundle_dir(bundle), suite, out, seed)
+        }
         Command::Perturb { image, name, severity, seed, out } => {
             perturb::perturb(&image, &name, severity, seed, &out)
         }

@@ -1,11 +1,16 @@
-//! `preflight record`: golden outputs of the suite's parity cases, for parity checks elsewhere.
+//! `preflight record`: golden outputs of the suite's parity cases, for parity checks elsewhere;
+//! with `--envelope`, the operating envelope the suite's robustness checks prove.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::bail;
+use preflight::model::bundle::MANIFEST_FILE;
+use preflight::model::manifest::Tier;
+use preflight::model::Bundle;
 use preflight::prelude::*;
 use preflight::suite::golden::{parity_cases, record as record_golden};
+use preflight::suite::run::{run_checks, RunContext};
 use preflight::suite::Suite;
 
 pub(crate) fn record(
@@ -26,5 +31,64 @@ pub(crate) fn record(
     let golden = record_golden(&model, &suite, &cases)?;
     golden.save(&out)?;
     outln!("recorded {} case(s) on {} to {}", cases.len(), golden.recorded_on, out.display())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn envelope(
+    dir: &Path,
+    suite: Option<PathBuf>,
+    out: Option<PathBuf>,
+    seed: u64,
+) -> anyhow::Result<ExitCode> {
+    let bundle = Bundle::open(dir)?;
+    let Some(out) = out.or_else(|| bundle.envelope_path()) else {
+        bail!(
+            "{}: the manifest names no envelope file: add `envelope = \"envelope.json\"` to it, \
+             or give --out",
+            dir.join(MANIFEST_FILE).display()
+        );
+    };
+    let suite_path = suite
+        .or_else(|| bundle.tier_path(Tier::Acceptance))
+        .or_else(|| bundle.suite_path())
+        .ok_or_else(|| {
+            anyhow::anyhow!("{}: the bundle has no suite; give one with --suite", dir.display())
+        })?;
+    let suite = Suite::load(&suite_path)?;
+    let model = Model::without_envelope(bundle)?;
+    let ctx = RunContext { seed, ..Default::default() };
+    let ran = run_checks(&model, &suite, &ctx, &mut |_, _, _| {});
+    let envelope = ran.envelope;
+    if envelope.bounds.is_empty() {
+        bail!(
+            "{}: no robustness check gives a bound ({} could not separate): nothing to record",
+            suite_path.display(),
+            envelope.unseparated.len()
+        );
+    }
+    let file_name =
+        suite_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    envelope.save(&out, model.bundle().model_sha256(), &file_name)?;
+    for b in &envelope.bounds {
+        let v = b.validation.map_or(String::new(), |v| {
+            format!(
+                "; held-apart cases: {:.0}% of clean flagged, {:.0}% past breaking",
+                v.clean_outside * 100.0,
+                v.broken_outside * 100.0
+            )
+        });
+        outln!(
+            "bound  {} {} {:.4e} (from {}, held through severity {}){v}",
+            b.measure.name(),
+            if b.direction == preflight::model::envelope::Direction::Min { ">=" } else { "<=" },
+            b.bound,
+            b.check,
+            b.held_through
+        )?;
+    }
+    for u in &envelope.unseparated {
+        outln!("none   {}: {}", u.check, u.reason)?;
+    }
+    outln!("recorded {} bound(s) to {}", envelope.bounds.len(), out.display())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -47,12 +47,32 @@ pub(crate) fn run(
         let ms = inference.elapsed.as_secs_f64() * 1e3;
         if format == Format::Text {
             print_prediction(path, ms, &inference.prediction)?;
+            if let Some(v) = inference.envelope.as_ref().filter(|v| !v.inside) {
+                let past: Vec<String> = v
+                    .violations
+                    .iter()
+                    .map(|x| {
+                        format!(
+                            "{} {:.3e} past {:.3e} ({})",
+                            x.measure.name(),
+                            x.value,
+                            x.bound,
+                            x.check
+                        )
+                    })
+                    .collect();
+                outln!("  outside the proven envelope: {}", past.join("; "))?;
+            }
         }
         let mut entry = serde_json::to_value(&inference.prediction)?;
         if let Some(obj) = entry.as_object_mut() {
             obj.remove("max_score");
             obj.insert("image".into(), json!(path));
             obj.insert("ms".into(), json!(round3(ms)));
+            if let (Some(c), Some(v)) = (&inference.condition, &inference.envelope) {
+                obj.insert("condition".into(), serde_json::to_value(c)?);
+                obj.insert("envelope".into(), serde_json::to_value(v)?);
+            }
         }
         results.push(entry);
     }

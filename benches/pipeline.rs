@@ -36,6 +36,14 @@ fn pipeline(c: &mut Criterion) {
             preflight::suite::perturb::Perturbation::GaussianNoise.apply(black_box(&resized), 1, 7)
         })
     });
+    // The per-frame cost of judging a frame against the envelope, beside engine/run_128x128:
+    // the four measures on the model's 128x128 input.
+    let (input, transform) = model.resize(&astronaut);
+    c.bench_function("condition/measure_128x128", |b| {
+        b.iter(|| {
+            preflight::model::condition::Condition::measure(black_box(&input), transform.content)
+        })
+    });
 }
 
 /// The same model through tract's own API, no preflight in the loop: the baseline that

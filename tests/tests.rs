@@ -4,6 +4,7 @@
 mod capi;
 mod check;
 mod cli;
+mod envelope;
 mod errors;
 mod fuzz;
 mod harness;

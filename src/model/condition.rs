@@ -85,41 +85,61 @@ impl Condition {
             (x0, y0, x1, y1) = (0, 0, w, h);
         }
         let raw = img.as_raw();
-        let luma = |x: u32, y: u32| -> f32 {
-            let i = (y as usize * w as usize + x as usize) * 3;
-            (0.2126 * raw[i] as f32 + 0.7152 * raw[i + 1] as f32 + 0.0722 * raw[i + 2] as f32)
-                / 255.0
+        let stride = w as usize * 3;
+        // The region's pixels of row `y`, as RGB triples.
+        let row = |y: u32| {
+            let start = y as usize * stride + x0 as usize * 3;
+            raw[start..start + (x1 - x0) as usize * 3].chunks_exact(3)
         };
-        // f64 sums: 10^6 pixels of f32 squares would lose the variance's low digits.
+        let luma = |p: &[u8]| -> f32 {
+            (0.2126 / 255.0) * p[0] as f32
+                + (0.7152 / 255.0) * p[1] as f32
+                + (0.0722 / 255.0) * p[2] as f32
+        };
+        // Sums per row in f32, across rows in f64, of values shifted by the first pixel's:
+        // without the shift, E[Y^2] - E[Y]^2 cancels to noise on flat images.
+        let shift = row(y0).next().map_or(0.0, luma);
         let (mut sum, mut sum_sq) = (0f64, 0f64);
         for y in y0..y1 {
-            for x in x0..x1 {
-                let v = luma(x, y) as f64;
-                sum += v;
-                sum_sq += v * v;
+            let (mut s, mut sq) = (0f32, 0f32);
+            for p in row(y) {
+                let v = luma(p) - shift;
+                s += v;
+                sq += v * v;
             }
+            sum += s as f64;
+            sum_sq += sq as f64;
         }
         let n = ((x1 - x0) as f64) * ((y1 - y0) as f64);
-        let mean = sum / n;
-        let contrast = (sum_sq / n - mean * mean).max(0.0).sqrt();
+        let mean_shifted = sum / n;
+        let mean = shift as f64 + mean_shifted;
+        let contrast = (sum_sq / n - mean_shifted * mean_shifted).max(0.0).sqrt();
         let (mut lap_sum, mut lap_sq, mut immerkaer, mut interior) = (0f64, 0f64, 0f64, 0f64);
         if x1 - x0 >= 3 && y1 - y0 >= 3 {
             for y in y0 + 1..y1 - 1 {
-                // A sliding 3x3 window: each luma is computed once per row of the window.
-                let col = |x: u32| [luma(x, y - 1), luma(x, y), luma(x, y + 1)];
-                let (mut left, mut mid) = (col(x0), col(x0 + 1));
-                for x in x0 + 1..x1 - 1 {
-                    let right = col(x + 1);
-                    let lap = left[1] + right[1] + mid[0] + mid[2] - 4.0 * mid[1];
-                    let corners = left[0] + left[2] + right[0] + right[2];
+                // A sliding 3x3 window over three rows: each column's lumas computed once.
+                let mut columns = row(y - 1)
+                    .zip(row(y))
+                    .zip(row(y + 1))
+                    .map(|((a, b), c)| [luma(a), luma(b), luma(c)]);
+                let (Some(mut left), Some(mut mid)) = (columns.next(), columns.next()) else {
+                    continue;
+                };
+                let (mut ls, mut lq, mut im) = (0f32, 0f32, 0f32);
+                for right in columns {
                     let edges = left[1] + right[1] + mid[0] + mid[2];
+                    let lap = edges - 4.0 * mid[1];
+                    let corners = left[0] + left[2] + right[0] + right[2];
                     let mask = corners - 2.0 * edges + 4.0 * mid[1];
-                    lap_sum += lap as f64;
-                    lap_sq += (lap * lap) as f64;
-                    immerkaer += mask.abs() as f64;
-                    interior += 1.0;
+                    ls += lap;
+                    lq += lap * lap;
+                    im += mask.abs();
                     (left, mid) = (mid, right);
                 }
+                lap_sum += ls as f64;
+                lap_sq += lq as f64;
+                immerkaer += im as f64;
+                interior += (x1 - x0 - 2) as f64;
             }
         }
         let (sharpness, noise) = if interior > 0.0 {

@@ -26,10 +26,11 @@ fn boot_report_ships_only_bounds_that_validated() {
     assert!(unseparated[0]["reason"].as_str().unwrap().contains("does not separate"));
 }
 
-/// A scratch bundle with a recorded envelope (from the boot suite).
+/// A scratch bundle with its envelope recorded afresh (from the boot suite).
 fn with_envelope() -> ScratchBundle {
     let b = ScratchBundle::new();
-    b.edit_manifest("[model]", "envelope = \"envelope.json\"\n\n[model]");
+    assert!(b.manifest().contains("envelope = \"envelope.json\""), "the default bundle ships one");
+    std::fs::remove_file(b.path().join("envelope.json")).unwrap();
     let suite = b.path().join("suite.toml");
     let o = preflight(&["record", b.arg(), "--envelope", "--suite", suite.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

@@ -124,7 +124,8 @@ impl Condition {
             let width = (x1 - x0) as usize;
             let mut rows = [[0f32; TILE + 2]; 3];
             for y in y0 + 1..y1 - 1 {
-                let mut acc = [[0f32; LANES]; 3];
+                let (mut sums, mut squares, mut masks) =
+                    ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
                 let mut start = 0;
                 while start + 2 < width {
                     let end = (start + TILE + 2).min(width);
@@ -139,23 +140,25 @@ impl Condition {
                     let mut i = 0;
                     while i < m {
                         let lanes = LANES.min(m - i);
-                        for l in 0..lanes {
-                            let x = i + l + 1;
+                        let accumulators = sums.iter_mut().zip(&mut squares).zip(&mut masks);
+                        for (x, ((sum, square), masked)) in (i + 1..i + 1 + lanes).zip(accumulators)
+                        {
                             let edges = mid[x - 1] + mid[x + 1] + up[x] + down[x];
                             let lap = edges - 4.0 * mid[x];
                             let corners = up[x - 1] + up[x + 1] + down[x - 1] + down[x + 1];
                             let mask = corners - 2.0 * edges + 4.0 * mid[x];
-                            acc[0][l] += lap;
-                            acc[1][l] += lap * lap;
-                            acc[2][l] += mask.abs();
+                            *sum += lap;
+                            *square += lap * lap;
+                            *masked += mask.abs();
                         }
                         i += lanes;
                     }
                     start += TILE;
                 }
-                lap_sum += acc[0].iter().map(|&v| v as f64).sum::<f64>();
-                lap_sq += acc[1].iter().map(|&v| v as f64).sum::<f64>();
-                immerkaer += acc[2].iter().map(|&v| v as f64).sum::<f64>();
+                let total = |v: &[f32; LANES]| v.iter().map(|&x| x as f64).sum::<f64>();
+                lap_sum += total(&sums);
+                lap_sq += total(&squares);
+                immerkaer += total(&masks);
                 interior += (width - 2) as f64;
             }
         }

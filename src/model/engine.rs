@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tract_onnx::pb::{GraphProto, ModelProto};
+use tract_onnx::pb::ModelProto;
 use tract_onnx::prelude::tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::internal::tract_smallvec::smallvec;
@@ -140,7 +140,7 @@ impl Engine {
             .map_err(|e| Error::model(path, format!("not a valid ONNX protobuf: {e:#}")))?;
         let graph =
             proto.graph.as_ref().ok_or_else(|| Error::model(path, "ONNX file holds no graph"))?;
-        if let Some(op) = first_unsupported_op(&onnx, graph) {
+        if let Some(op) = precheck::first_unsupported_op(&onnx, graph) {
             return Err(Error::model(path, format!("unsupported ONNX operator {op}")));
         }
         let onnx_nodes = graph.node.len();
@@ -461,33 +461,6 @@ fn facts(
             })
         })
         .collect()
-}
-
-/// The first node (subgraphs included) whose operator tract does not implement, named with
-/// its domain and node so the user knows what to replace.
-pub(super) fn first_unsupported_op(onnx: &tract_onnx::Onnx, graph: &GraphProto) -> Option<String> {
-    for (index, node) in graph.node.iter().enumerate() {
-        if !onnx.op_register.0.contains_key(&node.op_type) {
-            let domain = if fixup::is_default_domain(node) {
-                String::new()
-            } else {
-                format!("{}.", node.domain)
-            };
-            return Some(format!(
-                "`{domain}{}` (node {})",
-                node.op_type,
-                fixup::node_label(node, index)
-            ));
-        }
-        for attr in &node.attribute {
-            for g in attr.g.iter().chain(&attr.graphs) {
-                if let Some(op) = first_unsupported_op(onnx, g) {
-                    return Some(op);
-                }
-            }
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -47,12 +47,10 @@ impl Model {
     /// Builds the model of an already opened bundle, with its recorded envelope if it
     /// declares one.
     pub fn from_bundle(bundle: Bundle) -> Result<Model> {
-        let envelope = match bundle.envelope_path() {
-            Some(path) => Some(Envelope::load(&path, bundle.model_sha256())?),
-            None => None,
-        };
         let mut model = Model::without_envelope(bundle)?;
-        model.envelope = envelope;
+        if let Some(path) = model.bundle.envelope_path() {
+            model.envelope = Some(Envelope::load(&path, model.bundle.model_sha256())?);
+        }
         Ok(model)
     }
 

@@ -58,7 +58,7 @@ impl OnnxSummary {
             .map_err(|e| Error::model(path, format!("not an ONNX protobuf: {e}")))?;
         let graph =
             proto.graph.as_ref().ok_or_else(|| Error::model(path, "ONNX file holds no graph"))?;
-        let unsupported = super::engine::first_unsupported_op(&tract_onnx::onnx(), graph);
+        let unsupported = super::precheck::first_unsupported_op(&tract_onnx::onnx(), graph);
         let initializers: std::collections::HashSet<&str> =
             graph.initializer.iter().map(|t| t.name.as_str()).collect();
         let inputs = graph

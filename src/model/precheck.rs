@@ -190,6 +190,29 @@ pub(crate) fn check_typed(path: &Path, model: &TypedModel, budget: u64) -> Resul
     Ok(())
 }
 
+/// The first node (subgraphs included) whose operator tract does not implement, named with
+/// its domain and node so the user knows what to replace.
+pub(crate) fn first_unsupported_op(onnx: &tract_onnx::Onnx, graph: &GraphProto) -> Option<String> {
+    for (index, node) in graph.node.iter().enumerate() {
+        if !onnx.op_register.0.contains_key(&node.op_type) {
+            let domain = if super::fixup::is_default_domain(node) {
+                String::new()
+            } else {
+                format!("{}.", node.domain)
+            };
+            return Some(format!("`{domain}{}` (node {})", node.op_type, node_label(node, index)));
+        }
+        for attr in &node.attribute {
+            for g in attr.g.iter().chain(&attr.graphs) {
+                if let Some(op) = first_unsupported_op(onnx, g) {
+                    return Some(op);
+                }
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,7 +80,8 @@ typedef struct PreflightDetection {
 #if defined(PREFLIGHT_CAPI)
 // Latency health over the recent window.
 typedef struct PreflightHealth {
-  // 0 ok, 1 over budget, 2 not enough data yet.
+  // 0 ok, 1 over budget, 2 not enough data yet, 3 too many recent frames outside the
+  // operating envelope.
   int32_t status;
   // Latencies in the window.
   uint32_t samples;
@@ -92,6 +93,9 @@ typedef struct PreflightHealth {
   float budget_ms;
   // Inferences served since start.
   uint64_t served;
+  // Share of recent frames outside the operating envelope, or a negative value when the
+  // model has none.
+  float outside_share;
 } PreflightHealth;
 #endif
 

@@ -75,9 +75,12 @@ int main(int argc, char **argv) {
 
     PreflightHealth health;
     if (preflight_health(rt, &health) == PREFLIGHT_OK) {
-        static const char *states[] = {"ok", "over budget", "not enough data"};
+        static const char *states[] = {"ok", "over budget", "not enough data", "outside the envelope"};
         printf("health: %s, %u samples, p99 %.1f ms (budget %.0f ms)\n", states[health.status], health.samples,
                health.p99_ms, health.budget_ms);
+        if (health.outside_share >= 0) {
+            printf("frames outside the proven envelope: %.0f%%\n", health.outside_share * 100.0);
+        }
     }
     preflight_free(rt);
     return 0;

@@ -124,3 +124,17 @@ fn envelope_recorded_for_another_model_is_refused() {
     let o = preflight(&["run", b.arg(), case("astronaut.png").to_str().unwrap()]);
     assert_one_line_error(&o, &["envelope.json", "model_sha256", "recorded for model 0000"]);
 }
+
+#[test]
+fn without_a_recorded_envelope_the_runtime_serves_with_the_boots() {
+    use preflight::prelude::*;
+    let b = ScratchBundle::new();
+    b.edit_manifest("envelope = \"envelope.json\"", "");
+    std::fs::remove_file(b.path().join("envelope.json")).unwrap();
+    let rt = Runtime::start(b.path(), &StartOptions::default()).unwrap();
+    let face = load_image(&b.path().join("cases/lfw/face_001.png")).unwrap();
+    let verdict = rt.infer(&face).unwrap().envelope.expect("derived at boot");
+    assert!(verdict.inside, "{verdict:?}");
+    let bounds = &rt.report().envelope.as_ref().unwrap().bounds;
+    assert!(bounds.iter().any(|b| b.check == "blur-robustness"), "{bounds:?}");
+}

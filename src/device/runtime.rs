@@ -115,9 +115,13 @@ impl Runtime {
         options: &StartOptions,
     ) -> std::result::Result<Runtime, StartError> {
         let (mut model, suite, report) = run(dir.as_ref(), options, &mut |_, _, _| {})?;
-        // An envelope this boot derived on this hardware replaces the recorded one.
-        if let Some(e) = report.envelope.as_ref().filter(|e| !e.bounds.is_empty()) {
-            model.set_envelope(Some(e.clone()));
+        // A bundle without a recorded envelope serves with the one its boot suite derived.
+        // A recorded one wins: its author chose the suite (usually the acceptance suite, with
+        // more cases per curve than a boot can afford).
+        if model.envelope().is_none() {
+            if let Some(e) = report.envelope.as_ref().filter(|e| !e.bounds.is_empty()) {
+                model.set_envelope(Some(e.clone()));
+            }
         }
         if report.serving_allowed {
             if report.verdict != Verdict::Pass {

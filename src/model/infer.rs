@@ -72,7 +72,8 @@ impl Model {
         self.envelope.as_ref()
     }
 
-    /// Replaces the envelope (a self-test that derived one on this hardware installs it).
+    /// Replaces the envelope (the runtime installs the one its boot suite derived when the
+    /// bundle records none).
     pub fn set_envelope(&mut self, envelope: Option<Envelope>) {
         self.envelope = envelope;
     }

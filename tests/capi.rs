@@ -41,7 +41,7 @@ mod calls {
     fn small_bundle() -> tempfile::TempDir {
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/blazeface");
         let dir = tempfile::tempdir().unwrap();
-        for f in ["bundle.toml", "face_detection_front_128x128_barracuda.onnx"] {
+        for f in ["bundle.toml", "face_detection_front_128x128_barracuda.onnx", "envelope.json"] {
             std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
         }
         std::fs::copy(src.join("cases/astronaut.png"), dir.path().join("astronaut.png")).unwrap();

@@ -192,7 +192,8 @@ fn quiet_tract_panics() {
     ONCE.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if !info.location().is_some_and(|l| l.file().contains("/tract-")) {
+            let in_tract = info.location().is_some_and(|l| l.file().contains("/tract-"));
+            if !(in_tract || preflight::model::engine::panic_is_caught_here()) {
                 default(info);
             }
         }));

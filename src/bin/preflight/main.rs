@@ -77,13 +77,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// tract panics on some malformed models; the library catches that and returns a one-line
-/// error naming the file, which the default hook would precede with a panic message. Every
-/// other panic (a preflight bug) is printed as usual.
+/// tract panics on some malformed models (in its own code, or in an allocation it sizes from
+/// the model); the library catches that and returns a one-line error naming the file, which
+/// the default hook would precede with a panic message. Every other panic (a preflight bug)
+/// is printed as usual. Panics on tract's worker threads are recognised by their location.
 fn quiet_tract_panics() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if !info.location().is_some_and(|l| l.file().contains("/tract-")) {
+        let in_tract = info.location().is_some_and(|l| l.file().contains("/tract-"));
+        if !(in_tract || preflight::model::engine::panic_is_caught_here()) {
             default(info);
         }
     }));

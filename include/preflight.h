@@ -166,6 +166,14 @@ int32_t preflight_infer(struct PreflightRuntime *rt,
 #endif
 
 #if defined(PREFLIGHT_CAPI)
+// Whether the last frame `preflight_infer` ran on this thread was inside the operating
+// envelope (the conditions the self-test proved the model under): 1 inside, 0 outside
+// (`preflight_health` counts such frames), -1 when the model has no envelope or the last call
+// did not run a frame.
+int32_t preflight_last_frame_inside(void);
+#endif
+
+#if defined(PREFLIGHT_CAPI)
 // Latency health over the recent window.
 //
 // # Safety

@@ -202,6 +202,45 @@ mod calls {
     }
 
     #[test]
+    fn each_frame_is_judged_against_the_envelope() {
+        let bundle = small_bundle();
+        let rt = start(bundle.path());
+        let sharp =
+            preflight::prelude::load_image(&bundle.path().join("astronaut.png")).unwrap().to_rgb8();
+        // sigma 32 px at 512 is 8 px at the model's 128: past blur severity 5 (7.7 px).
+        let foggy = image::imageops::blur(&sharp, 32.0);
+        let mut found = 0usize;
+        for (img, inside) in [(&sharp, 1), (&foggy, 0)] {
+            let (w, h) = img.dimensions();
+            // SAFETY: `rt` is live, the buffer holds `h * 3w` bytes, capacity 0 with null out.
+            let code = unsafe {
+                preflight_infer(rt, img.as_ptr(), w, h, 3 * w, 3, ptr::null_mut(), 0, &mut found)
+            };
+            assert!([PREFLIGHT_OK, PREFLIGHT_CAPACITY].contains(&code), "{}", last_error());
+            assert_eq!(preflight_last_frame_inside(), inside);
+        }
+        // A call that runs no frame says so.
+        // SAFETY: null runtime, checked by the function.
+        let code = unsafe {
+            preflight_infer(
+                ptr::null_mut(),
+                sharp.as_ptr(),
+                1,
+                1,
+                3,
+                3,
+                ptr::null_mut(),
+                0,
+                &mut found,
+            )
+        };
+        assert_eq!(code, PREFLIGHT_INVALID_ARGUMENT);
+        assert_eq!(preflight_last_frame_inside(), -1);
+        // SAFETY: a runtime from preflight_start, freed once.
+        unsafe { preflight_free(rt) };
+    }
+
+    #[test]
     fn trusted_start_refuses_unsigned_and_runs_signed_bundles() {
         use preflight::model::signature::{sign, SecretKey};
         let dir = small_bundle();

@@ -138,3 +138,70 @@ fn without_a_recorded_envelope_the_runtime_serves_with_the_boots() {
     let bounds = &rt.report().envelope.as_ref().unwrap().bounds;
     assert!(bounds.iter().any(|b| b.check == "blur-robustness"), "{bounds:?}");
 }
+
+/// The boot suite's cases with `checks` instead of its checks.
+fn suite_with(b: &ScratchBundle, checks: &str) -> String {
+    let boot = std::fs::read_to_string(b.path().join("suite.toml")).unwrap();
+    let cases = &boot[..boot.find("[[checks]]").unwrap()];
+    let cases: String =
+        cases.lines().filter(|l| !l.starts_with("recheck")).map(|l| format!("{l}\n")).collect();
+    let path = b.path().join("envelope-check.toml");
+    std::fs::write(&path, format!("{cases}{checks}")).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+const ENVELOPE_CHECK: &str =
+    "[[checks]]\nname = \"envelope\"\nkind = \"envelope\"\nseverity = \"minor\"\n";
+
+fn curve(name: &str, corruption: &str, hold_through: u8) -> String {
+    format!(
+        "[[checks]]\nname = \"{name}\"\nkind = \"robustness\"\nseverity = \"minor\"\n\
+         corruption = \"{corruption}\"\nmetric = \"recall\"\nslice = [\"lfw\", \"face\"]\n\
+         limit = 25\nthreshold = 0.8\nhold_through = {hold_through}\n"
+    )
+}
+
+fn envelope_check(b: &ScratchBundle, suite: &str) -> Value {
+    let o = preflight(&["check", b.arg(), "--suite", suite, "--format", "json"]);
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = r["checks"].as_array().unwrap().iter().find(|c| c["kind"] == "envelope").unwrap();
+    c.clone()
+}
+
+#[test]
+fn envelope_check_reports_both_rates_on_held_apart_cases() {
+    let b = ScratchBundle::new();
+    let checks = format!(
+        "{}{}{}{ENVELOPE_CHECK}",
+        curve("blur", "blur", 2),
+        curve("noise", "gaussian_noise", 0),
+        curve("contrast", "contrast", 1)
+    );
+    let c = envelope_check(&b, &suite_with(&b, &checks));
+    assert_eq!(c["passed"], true, "{c}");
+    let values = &c["values"];
+    for key in ["clean_outside@blur", "broken_outside@blur", "clean_outside@noise"] {
+        assert!(values[key].is_number(), "{key}: {c}");
+    }
+    assert!(values["broken_outside@blur"].as_f64().unwrap() >= 0.9);
+    let detail = c["detail"].as_str().unwrap();
+    assert!(detail.contains("no bound: contrast:"), "{detail}");
+    // A stricter limit than the bounds meet fails, naming the bound.
+    let strict = ENVELOPE_CHECK.to_string() + "min_broken_outside = 0.99\n";
+    let c = envelope_check(&b, &suite_with(&b, &format!("{}{strict}", curve("blur", "blur", 2))));
+    assert_eq!(c["passed"], false, "{c}");
+    assert_eq!(c["failures"][0], "blur");
+}
+
+#[test]
+fn envelope_check_without_any_bound_fails_with_the_reasons() {
+    let b = ScratchBundle::new();
+    let checks = format!("{}{ENVELOPE_CHECK}", curve("contrast", "contrast", 1));
+    let c = envelope_check(&b, &suite_with(&b, &checks));
+    assert_eq!(c["passed"], false, "{c}");
+    let detail = c["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("no robustness curve gave a bound") && detail.contains("does not separate"),
+        "{detail}"
+    );
+}

@@ -89,6 +89,7 @@ pub struct PreflightHealth {
 }
 
 thread_local! {
+    static LAST_INSIDE: std::cell::Cell<i32> = const { std::cell::Cell::new(-1) };
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
     static LAST_REPORT: RefCell<Option<String>> = const { RefCell::new(None) };
 }
@@ -267,6 +268,7 @@ pub unsafe extern "C" fn preflight_infer(
     found: *mut usize,
 ) -> i32 {
     guard(|| {
+        LAST_INSIDE.with(|c| c.set(-1));
         // SAFETY: the caller promises `found` is null or valid for writes.
         let Some(found) = (unsafe { found.as_mut() }) else {
             set_error("preflight_infer: found is null");
@@ -314,6 +316,9 @@ pub unsafe extern "C" fn preflight_infer(
                 return PREFLIGHT_ERROR;
             }
         };
+        if let Some(v) = &inference.envelope {
+            LAST_INSIDE.with(|c| c.set(i32::from(v.inside)));
+        }
         let detections = match inference.prediction {
             Prediction::Detections { detections, .. } => detections,
             _ => {
@@ -337,6 +342,15 @@ pub unsafe extern "C" fn preflight_infer(
         }
         PREFLIGHT_OK
     })
+}
+
+/// Whether the last frame `preflight_infer` ran on this thread was inside the operating
+/// envelope (the conditions the self-test proved the model under): 1 inside, 0 outside
+/// (`preflight_health` counts such frames), -1 when the model has no envelope or the last call
+/// did not run a frame.
+#[no_mangle]
+pub extern "C" fn preflight_last_frame_inside() -> i32 {
+    LAST_INSIDE.with(|c| c.get())
 }
 
 /// The packed row length and the buffer length of a frame, or `None` when the frame is

@@ -105,6 +105,8 @@ pub struct Served {
     pub stored: usize,
     /// End-to-end latency of this inference.
     pub latency: std::time::Duration,
+    /// Whether the frame was inside the operating envelope (`None` without one).
+    pub inside: Option<bool>,
 }
 
 impl Runtime {
@@ -179,7 +181,8 @@ impl Runtime {
                 return Err(Error::Capacity { capacity: N, found });
             }
         }
-        Ok(Served { stored: found, latency: inference.elapsed })
+        let inside = inference.envelope.map(|v| v.inside);
+        Ok(Served { stored: found, latency: inference.elapsed, inside })
     }
 
     /// Latency health over the last [`HEALTH_WINDOW`](super::health::HEALTH_WINDOW) inferences.

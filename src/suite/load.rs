@@ -313,6 +313,7 @@ fn parse_check(file: &Path, i: usize, mut table: toml::Table) -> Result<CheckSpe
         CheckKindName::Memory => CheckKind::Memory(rest(file, &prefix, table)?),
         CheckKindName::Parity => CheckKind::Parity(rest(file, &prefix, table)?),
         CheckKindName::BootTime => CheckKind::BootTime(rest(file, &prefix, table)?),
+        CheckKindName::Envelope => CheckKind::Envelope(rest(file, &prefix, table)?),
     };
     let check = CheckSpec { name, severity, description, kind };
     validate(file, &prefix, &check)?;

@@ -90,7 +90,8 @@ pub(super) fn plan(suite: &Suite) -> Vec<Input> {
             CheckKind::Latency(_)
             | CheckKind::ColdStart(_)
             | CheckKind::Memory(_)
-            | CheckKind::BootTime(_) => {}
+            | CheckKind::BootTime(_)
+            | CheckKind::Envelope(_) => {}
         }
     }
     inputs

@@ -269,6 +269,31 @@ pub enum CheckKind {
     /// The whole self-test, bundle open to the last check, against a time budget (what a
     /// suite's `budget_ms` declares).
     BootTime(BudgetSpec),
+    /// The operating envelope the robustness checks proved: its bounds' rates on the cases
+    /// that did not set them.
+    Envelope(EnvelopeSpec),
+}
+
+/// `kind = "envelope"`: every bound of the envelope this run derives must flag at most
+/// `max_clean_outside` of the held-apart clean cases and at least `min_broken_outside` of
+/// their inputs past the breaking severity, and at least one bound must exist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvelopeSpec {
+    /// Largest share of clean held-apart cases a bound may flag (default 0.05).
+    #[serde(default = "default_clean_outside")]
+    pub max_clean_outside: f64,
+    /// Smallest share of broken held-apart inputs a bound must flag (default 0.9).
+    #[serde(default = "default_broken_outside")]
+    pub min_broken_outside: f64,
+}
+
+fn default_clean_outside() -> f64 {
+    0.05
+}
+
+fn default_broken_outside() -> f64 {
+    0.9
 }
 
 impl CheckKind {

@@ -133,6 +133,16 @@ pub(super) fn validate(file: &Path, prefix: &str, check: &CheckSpec) -> Result<(
                 return bad("cases", "list the cases to compare".into());
             }
         }
+        CheckKind::Envelope(a) => {
+            for (key, v) in [
+                ("max_clean_outside", a.max_clean_outside),
+                ("min_broken_outside", a.min_broken_outside),
+            ] {
+                if !(0.0..=1.0).contains(&v) {
+                    return bad(key, format!("must be within 0..=1, got {v}"));
+                }
+            }
+        }
     }
     Ok(())
 }

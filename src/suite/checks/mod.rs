@@ -1,4 +1,4 @@
-//! The eight check kinds, each a method of the suite runner returning
+//! The check kinds, each a method of the suite runner returning
 //! `Result<Outcome, Cannot>`: an [`Outcome`] when the check could be evaluated (pass, fail or
 //! not measured), [`Cannot`] with the reason when it could not, which the runner reports as a
 //! failed check "cannot be evaluated: …". Nothing is skipped silently.
@@ -6,10 +6,12 @@
 //! - [`accuracy`]: a metric over clean cases;
 //! - [`perturbed`]: invariance, directional and robustness, over perturbed cases;
 //! - [`budget`]: latency, cold start and memory against the target's budgets;
-//! - [`parity`]: raw outputs against a golden file.
+//! - [`parity`]: raw outputs against a golden file;
+//! - [`envelope`]: the operating envelope's bounds on held-apart cases.
 
 mod accuracy;
 mod budget;
+pub(crate) mod envelope;
 mod parity;
 mod perturbed;
 
@@ -19,6 +21,8 @@ pub(crate) use accuracy::rate_outcome;
 use std::collections::BTreeMap;
 
 use crate::suite::gate::Status;
+use crate::suite::report::CheckResult;
+use crate::suite::spec::CheckSpec;
 
 /// What a check computed before it becomes a [`CheckResult`](crate::suite::report::CheckResult).
 pub(crate) struct Outcome {
@@ -78,5 +82,50 @@ fn status(holds: bool) -> Status {
         Status::Pass
     } else {
         Status::Fail
+    }
+}
+
+/// The reported form of a check's outcome.
+pub(crate) fn into_result(check: &CheckSpec, outcome: Outcome) -> CheckResult {
+    CheckResult {
+        name: check.name.clone(),
+        kind: check.kind.name().into(),
+        description: check.description.clone(),
+        severity: check.severity,
+        passed: match outcome.status {
+            Status::Pass => Some(true),
+            Status::Fail => Some(false),
+            Status::NotMeasured => None,
+        },
+        status: outcome.status,
+        measured: outcome.measured.map(round6),
+        threshold: outcome.threshold,
+        unit: outcome.unit.into(),
+        detail: outcome.detail,
+        failures: outcome.failures,
+        values: outcome.values.into_iter().map(|(k, v)| (k, round6(v))).collect(),
+    }
+}
+
+/// Six significant digits: reports stay readable and stable, and tiny parity differences
+/// (1e-7) keep their magnitude.
+fn round6(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(5 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn six_significant_digits() {
+        assert_eq!(round6(1.3709e-4), 1.3709e-4);
+        assert_eq!(round6(0.123456789), 0.123457);
+        assert_eq!(round6(20.1948113), 20.1948);
+        assert_eq!(round6(0.0), 0.0);
     }
 }

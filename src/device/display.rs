@@ -45,6 +45,8 @@ pub struct ScreenSummary {
     pub p99_ms: Option<f32>,
     /// The p99 budget (ms).
     pub budget_ms: Option<f32>,
+    /// Share of recent frames outside the operating envelope (live health with an envelope).
+    pub outside_share: Option<f32>,
 }
 
 impl ScreenSummary {
@@ -70,6 +72,21 @@ impl ScreenSummary {
             critical,
             p99_ms,
             budget_ms,
+            outside_share: health.and_then(|h| h.outside_share),
+        }
+    }
+
+    /// The bottom line: latency against budget, and the share of frames outside the envelope.
+    fn bottom_line(&self) -> String {
+        let latency = match (self.p99_ms, self.budget_ms) {
+            (Some(v), Some(b)) => format!("p99 {v:.1}/{b:.0} ms"),
+            (Some(v), None) => format!("p99 {v:.1} ms"),
+            (None, Some(b)) => format!("p99 n/a ({b:.0} ms)"),
+            (None, None) => "p99 n/a".to_string(),
+        };
+        match self.outside_share {
+            Some(share) => format!("{latency} out {:.0}%", share * 100.0),
+            None => latency,
         }
     }
 }
@@ -258,14 +275,10 @@ impl<C: PixelColor> Drawable for StatusScreen<C> {
                 .draw(target)?;
         }
 
-        // Latency against budget, pinned to the bottom line.
+        // Latency against budget (and the share of frames outside the envelope), pinned to the
+        // bottom line.
         let y = h as i32 - line - margin + 1;
-        let latency = match (self.summary.p99_ms, self.summary.budget_ms) {
-            (Some(v), Some(b)) => format!("p99 {v:.1}/{b:.0} ms"),
-            (Some(v), None) => format!("p99 {v:.1} ms"),
-            (None, Some(b)) => format!("p99 n/a ({b:.0} ms)"),
-            (None, None) => "p99 n/a".to_string(),
-        };
+        let latency = self.summary.bottom_line();
         Text::with_baseline(&truncate(&latency, cols), Point::new(margin, y), text, Baseline::Top)
             .draw(target)?;
         if let (ScreenSize::Color320x240, Some(v), Some(b)) =
@@ -373,7 +386,17 @@ mod tests {
             critical,
             p99_ms: Some(20.2),
             budget_ms: Some(100.0),
+            outside_share: None,
         }
+    }
+
+    #[test]
+    fn bottom_line_adds_the_share_outside_the_envelope_when_serving() {
+        let mut s = summary(Verdict::Pass, vec![]);
+        assert_eq!(s.bottom_line(), "p99 20.2/100 ms");
+        s.outside_share = Some(0.25);
+        // 23 characters: fits the 25 columns of the 128x64 layout.
+        assert_eq!(s.bottom_line(), "p99 20.2/100 ms out 25%");
     }
 
     fn mark(ok: Option<bool>) -> MockDisplay<BinaryColor> {

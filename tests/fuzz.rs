@@ -136,7 +136,7 @@ fn corpus(target: &str) -> Vec<Vec<u8>> {
 /// Runs `target` on mutated inputs for the time budget; `target` returns whether the input
 /// was accepted. Panics (with the saved input's path) on a panic or a hang.
 fn fuzz(name: &str, seed: u64, mut target: impl FnMut(&[u8]) -> bool) {
-    quiet_tract_panics();
+    preflight::model::guard::quiet_caught_panics();
     let mut pool = corpus(name);
     for s in pool.clone() {
         assert!(target(&s), "{name}: a seed of the corpus is refused");
@@ -183,21 +183,6 @@ fn fuzz(name: &str, seed: u64, mut target: impl FnMut(&[u8]) -> bool) {
         "fuzz {name}: {runs} executions in {:.0} s, {accepted} accepted, {seeds} seeds, 0 crashes",
         start.elapsed().as_secs_f64()
     );
-}
-
-/// tract panics on some malformed models and the library turns that into an error; as the
-/// binary does, keep those panics from flooding the output (any other panic still prints).
-fn quiet_tract_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let in_tract = info.location().is_some_and(|l| l.file().contains("/tract-"));
-            if !(in_tract || preflight::model::engine::panic_is_caught_here()) {
-                default(info);
-            }
-        }));
-    });
 }
 
 /// A directory holding the BlazeFace model as `m.onnx`, labels and a dictionary: what the

@@ -12,6 +12,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::internal::tract_smallvec::smallvec;
 
 use super::bundle::Bundle;
+use super::guard::guarded;
 use super::manifest::{InputSpec, Layout, ResizeMode};
 use super::preprocess::InputTensor;
 use super::{fixup, precheck};
@@ -363,35 +364,6 @@ impl Engine {
             .map_err(|e| Error::inference(&self.model_path, e))?;
         Ok(Outputs { tensors, elapsed })
     }
-}
-
-thread_local! {
-    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// True while this thread runs tract code whose panics preflight catches and reports as an
-/// error naming the model: a panic hook can stay quiet for those (the binary's does), and
-/// print every other.
-pub fn panic_is_caught_here() -> bool {
-    GUARDED.with(|g| g.get())
-}
-
-/// Runs tract code, turning a panic into an error. tract asserts on some malformed graphs
-/// that its checks let through (fuzzing found an out-of-range `Transpose` permutation): such a
-/// model is refused with a message, not a crash of the device.
-fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    let outer = GUARDED.with(|g| g.replace(true));
-    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    GUARDED.with(|g| g.set(outer));
-    caught.unwrap_or_else(|payload| {
-        Err(Error::model(
-            path,
-            format!(
-                "tract failed on this model ({}): the file is malformed, or hits a tract bug",
-                crate::error::panic_message(payload.as_ref())
-            ),
-        ))
-    })
 }
 
 /// Fixes the input fact to `shape`, checks every tensor against the budget, and optimizes.

@@ -23,6 +23,16 @@ pub enum Direction {
     Max,
 }
 
+impl Direction {
+    /// `>=` or `<=`: how a bound reads in a report.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Direction::Min => ">=",
+            Direction::Max => "<=",
+        }
+    }
+}
+
 /// One bound, with where it comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bound {

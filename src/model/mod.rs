@@ -11,6 +11,7 @@ pub mod decode;
 pub mod engine;
 pub mod envelope;
 pub mod fixup;
+pub mod guard;
 pub mod image_io;
 mod infer;
 pub mod manifest;

@@ -41,7 +41,8 @@ use preflight::prelude::*;
 const DEFAULT_BUNDLE: &str = "models/blazeface";
 
 fn main() -> ExitCode {
-    quiet_tract_panics();
+    // tract panics on some malformed models; the library reports those as one-line errors.
+    preflight::model::guard::quiet_caught_panics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // --help and --version are successes, printed as clap formats them.
@@ -75,20 +76,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// tract panics on some malformed models (in its own code, or in an allocation it sizes from
-/// the model); the library catches that and returns a one-line error naming the file, which
-/// the default hook would precede with a panic message. Every other panic (a preflight bug)
-/// is printed as usual. Panics on tract's worker threads are recognised by their location.
-fn quiet_tract_panics() {
-    let default = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let in_tract = info.location().is_some_and(|l| l.file().contains("/tract-"));
-        if !(in_tract || preflight::model::engine::panic_is_caught_here()) {
-            default(info);
-        }
-    }));
 }
 
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {

@@ -80,7 +80,7 @@ pub(crate) fn envelope(
         outln!(
             "bound  {} {} {:.4e} (from {}, held through severity {}){v}",
             b.measure.name(),
-            if b.direction == preflight::model::envelope::Direction::Min { ">=" } else { "<=" },
+            b.direction.symbol(),
             b.bound,
             b.check,
             b.held_through

@@ -29,8 +29,7 @@ pub(crate) fn judge(a: &EnvelopeSpec, envelope: &Envelope) -> Outcome {
         .bounds
         .iter()
         .map(|b| {
-            let side =
-                if b.direction == crate::model::envelope::Direction::Min { ">=" } else { "<=" };
+            let side = b.direction.symbol();
             format!("{} {side} {:.3e} ({})", b.measure.name(), b.bound, b.check)
         })
         .collect();

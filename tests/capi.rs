@@ -5,7 +5,11 @@
 #[test]
 fn header_declares_every_exported_function() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let src = std::fs::read_to_string(root.join("src/device/capi.rs")).unwrap();
+    let dir = root.join("src/device/capi");
+    let src: String = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
     let header = std::fs::read_to_string(root.join("include/preflight.h")).unwrap();
     let exported: Vec<&str> = src
         .lines()
@@ -261,6 +265,51 @@ mod calls {
         sign(&preflight::model::Bundle::open(dir.path()).unwrap(), &key).unwrap();
         assert_eq!(start(&mut rt, &keys), PREFLIGHT_OK, "{}", last_error());
         // SAFETY: a runtime from preflight_start_trusted, freed once.
+        unsafe { preflight_free(rt) };
+    }
+
+    #[test]
+    fn reload_serves_a_new_install_and_keeps_the_old_one_on_refusal() {
+        use preflight::device::install::{install, InstallOptions};
+        let root = tempfile::tempdir().unwrap();
+        let options = InstallOptions::default();
+        let first = small_bundle();
+        install(root.path(), first.path(), &options, &mut |_, _| Ok(())).unwrap();
+        let rt = start(root.path());
+        let version = |rt| {
+            // SAFETY: a live runtime; the string is freed once.
+            let json = unsafe { preflight_report_json(rt) };
+            let text = unsafe { CStr::from_ptr(json) }.to_string_lossy().into_owned();
+            unsafe { preflight_string_free(json) };
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            v["bundle"]["version"].as_str().unwrap().to_string()
+        };
+        assert_eq!(version(rt), "1.2.0");
+        let second = small_bundle();
+        let manifest = std::fs::read_to_string(second.path().join("bundle.toml")).unwrap();
+        std::fs::write(
+            second.path().join("bundle.toml"),
+            manifest.replace("version = \"1.2.0\"", "version = \"1.3.0\""),
+        )
+        .unwrap();
+        assert!(
+            install(root.path(), second.path(), &options, &mut |_, _| Ok(())).unwrap().switched
+        );
+        // SAFETY: a live runtime.
+        assert_eq!(unsafe { preflight_reload(rt) }, PREFLIGHT_OK, "{}", last_error());
+        assert_eq!(version(rt), "1.3.0");
+        // The slot serving is edited so its gate fails: refused, 1.3.0 keeps serving.
+        let slot = root.path().join(std::fs::read_link(root.path().join("current")).unwrap());
+        let suite = std::fs::read_to_string(slot.join("suite.toml")).unwrap();
+        std::fs::write(slot.join("suite.toml"), suite.replace("objects = 1", "objects = 3"))
+            .unwrap();
+        // SAFETY: a live runtime; then a null one.
+        assert_eq!(unsafe { preflight_reload(rt) }, PREFLIGHT_REFUSED);
+        assert!(last_error().contains("keeps serving"), "{}", last_error());
+        assert!(!preflight_last_report_json().is_null());
+        assert_eq!(version(rt), "1.3.0");
+        assert_eq!(unsafe { preflight_reload(ptr::null_mut()) }, PREFLIGHT_INVALID_ARGUMENT);
+        // SAFETY: freed once.
         unsafe { preflight_free(rt) };
     }
 

@@ -135,7 +135,8 @@ fn without_a_recorded_envelope_the_runtime_serves_with_the_boots() {
     let face = load_image(&b.path().join("cases/lfw/face_001.png")).unwrap();
     let verdict = rt.infer(&face).unwrap().envelope.expect("derived at boot");
     assert!(verdict.inside, "{verdict:?}");
-    let bounds = &rt.report().envelope.as_ref().unwrap().bounds;
+    let report = rt.report();
+    let bounds = &report.envelope.as_ref().unwrap().bounds;
     assert!(bounds.iter().any(|b| b.check == "blur-robustness"), "{bounds:?}");
 }
 

@@ -254,7 +254,7 @@ fn systemd_examples_verify() {
         std::fs::write(&out, text).unwrap();
         units.push(out);
     }
-    assert_eq!(units.len(), 3);
+    assert_eq!(units.len(), 5);
     let o = Command::new(analyze)
         .args(["verify", "--man=no"])
         .args(&units)

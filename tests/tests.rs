@@ -9,6 +9,7 @@ mod errors;
 mod fuzz;
 mod harness;
 mod hostile;
+mod install;
 mod layers;
 mod limits;
 mod ocr;

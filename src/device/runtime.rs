@@ -2,6 +2,7 @@
 //! verdict allows. This is what firmware embeds.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use image::DynamicImage;
 
@@ -88,14 +89,22 @@ pub enum StartError {
 }
 
 /// A model that has passed its self-test on this hardware, and keeps watching itself while it
-/// serves. `Send + Sync`: serve from several threads.
+/// serves. `Send + Sync`: serve from several threads. [`Runtime::reload`] swaps in a newly
+/// installed bundle once it has passed its own gate, while the old one keeps serving.
 #[derive(Debug)]
 pub struct Runtime {
-    model: Model,
-    report: Report,
-    suite: Suite,
+    serving: RwLock<Arc<Serving>>,
+    dir: PathBuf,
     options: StartOptions,
-    health: HealthMonitor,
+}
+
+/// One gated bundle: what serves until the next reload.
+#[derive(Debug)]
+struct Serving {
+    model: Arc<Model>,
+    report: Arc<Report>,
+    suite: Suite,
+    health: Arc<HealthMonitor>,
 }
 
 /// What [`Runtime::infer_into`] served.
@@ -111,51 +120,47 @@ pub struct Served {
 
 impl Runtime {
     /// Opens the bundle in `dir`, runs its suite and returns a runtime that may serve, or the
-    /// report of why it may not.
+    /// report of why it may not. `dir` may be an install root (`preflight install`): its
+    /// `current` slot serves.
     pub fn start(
         dir: impl AsRef<Path>,
         options: &StartOptions,
     ) -> std::result::Result<Runtime, StartError> {
-        let (mut model, suite, report) = run(dir.as_ref(), options, &mut |_, _, _| {})?;
-        // A bundle without a recorded envelope serves with the one its boot suite derived.
-        // A recorded one wins: its author chose the suite (usually the acceptance suite, with
-        // more cases per curve than a boot can afford).
-        if model.envelope().is_none() {
-            if let Some(e) = report.envelope.as_ref().filter(|e| !e.bounds.is_empty()) {
-                model.set_envelope(Some(e.clone()));
-            }
-        }
-        if report.serving_allowed {
-            if report.verdict != Verdict::Pass {
-                log::warn!(
-                    "{}: serving with verdict {}",
-                    report.bundle.name,
-                    report.verdict.name()
-                );
-            }
-            let alarm = suite.outside_alarm.map_or(DEFAULT_OUTSIDE_ALARM, |a| a as f32);
-            let health = HealthMonitor::with_alarm(p99_budget(&suite, options), alarm);
-            Ok(Runtime { model, report, suite, options: options.clone(), health })
-        } else {
-            Err(StartError::Refused { report: Box::new(report) })
-        }
+        let dir = dir.as_ref().to_path_buf();
+        let serving = gate(&dir, options)?;
+        Ok(Runtime { serving: RwLock::new(Arc::new(serving)), dir, options: options.clone() })
     }
 
-    /// The self-test report.
-    pub fn report(&self) -> &Report {
-        &self.report
+    /// Opens the directory the runtime was started from again — for an install root, the slot
+    /// `current` names now — runs its suite and, when the gate allows, serves it from the next
+    /// inference on. Until then, and whenever the gate refuses or the bundle cannot be read,
+    /// the bundle already loaded keeps serving. Health starts afresh with the new bundle.
+    pub fn reload(&self) -> std::result::Result<(), StartError> {
+        let next = gate(&self.dir, &self.options)?;
+        *self.serving.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(next);
+        Ok(())
     }
 
-    /// The loaded model.
-    pub fn model(&self) -> &Model {
-        &self.model
+    fn current(&self) -> Arc<Serving> {
+        Arc::clone(&self.serving.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The self-test report of the bundle serving.
+    pub fn report(&self) -> Arc<Report> {
+        Arc::clone(&self.current().report)
+    }
+
+    /// The model serving.
+    pub fn model(&self) -> Arc<Model> {
+        Arc::clone(&self.current().model)
     }
 
     /// Runs one image end to end and records its latency for [`Runtime::health`].
     pub fn infer(&self, image: &DynamicImage) -> Result<Inference> {
-        let inference = self.model.infer(image, DecodeOptions::default())?;
+        let serving = self.current();
+        let inference = serving.model.infer(image, DecodeOptions::default())?;
         let outside = inference.envelope.as_ref().map(|v| !v.inside);
-        self.health.record_frame(inference.elapsed, outside);
+        serving.health.record_frame(inference.elapsed, outside);
         Ok(inference)
     }
 
@@ -171,7 +176,7 @@ impl Runtime {
         let inference = self.infer(image)?;
         let Prediction::Detections { detections, .. } = inference.prediction else {
             return Err(Error::inference(
-                self.model.engine().model_path(),
+                self.model().engine().model_path(),
                 "infer_into needs a detection bundle",
             ));
         };
@@ -187,12 +192,12 @@ impl Runtime {
 
     /// Latency health over the last [`HEALTH_WINDOW`](super::health::HEALTH_WINDOW) inferences.
     pub fn health(&self) -> Health {
-        self.health.health()
+        self.current().health.health()
     }
 
-    /// The monitor itself, e.g. to record latencies of frames timed elsewhere.
-    pub fn health_monitor(&self) -> &HealthMonitor {
-        &self.health
+    /// The monitor of the bundle serving, e.g. to record latencies of frames timed elsewhere.
+    pub fn health_monitor(&self) -> Arc<HealthMonitor> {
+        Arc::clone(&self.current().health)
     }
 
     /// The self-test report and what the runtime has served since, as Prometheus metrics
@@ -200,9 +205,10 @@ impl Runtime {
     pub fn metrics(&self) -> String {
         use crate::suite::metrics::Metrics;
         let mut m = Metrics::default();
-        self.report.write_metrics(&mut m);
-        let health = self.health();
-        let b = ("bundle", self.report.bundle.name.as_str());
+        let serving = self.current();
+        serving.report.write_metrics(&mut m);
+        let health = serving.health.health();
+        let b = ("bundle", serving.report.bundle.name.as_str());
         m.family("preflight_inferences_served_total", "counter", "Inferences served since start.")
             .series("preflight_inferences_served_total", &[b], health.served as f64);
         m.family(
@@ -252,11 +258,39 @@ impl Runtime {
     /// loaded model, without reloading it, and returns their report.
     pub fn recheck(&self) -> Report {
         let started = Started::now();
-        let subset = self.suite.recheck_subset();
+        let serving = self.current();
+        let subset = serving.suite.recheck_subset();
         let ctx = self.options.context(None, &started);
-        let results = run_checks(&self.model, &subset, &ctx, &mut |_, _, _| {});
-        Report::new(&self.model, &subset, &ctx, self.options.strict, results, &started)
+        let results = run_checks(&serving.model, &subset, &ctx, &mut |_, _, _| {});
+        Report::new(&serving.model, &subset, &ctx, self.options.strict, results, &started)
     }
+}
+
+/// Opens, self-tests and, when the verdict allows, readies a bundle to serve.
+fn gate(dir: &Path, options: &StartOptions) -> std::result::Result<Serving, StartError> {
+    let (mut model, suite, report) = run(dir, options, &mut |_, _, _| {})?;
+    // A bundle without a recorded envelope serves with the one its boot suite derived.
+    // A recorded one wins: its author chose the suite (usually the acceptance suite, with
+    // more cases per curve than a boot can afford).
+    if model.envelope().is_none() {
+        if let Some(e) = report.envelope.as_ref().filter(|e| !e.bounds.is_empty()) {
+            model.set_envelope(Some(e.clone()));
+        }
+    }
+    if !report.serving_allowed {
+        return Err(StartError::Refused { report: Box::new(report) });
+    }
+    if report.verdict != Verdict::Pass {
+        log::warn!("{}: serving with verdict {}", report.bundle.name, report.verdict.name());
+    }
+    let alarm = suite.outside_alarm.map_or(DEFAULT_OUTSIDE_ALARM, |a| a as f32);
+    let health = HealthMonitor::with_alarm(p99_budget(&suite, options), alarm);
+    Ok(Serving {
+        model: Arc::new(model),
+        report: Arc::new(report),
+        suite,
+        health: Arc::new(health),
+    })
 }
 
 /// The p99 budget of the suite's first p99 latency check, for this target.
@@ -287,6 +321,7 @@ fn run(
     if let Some(target) = &options.target {
         target.check_host()?;
     }
+    let dir = &super::slots::serving_dir(dir);
     let policy = options.trust_policy()?;
     let bundle = Bundle::open(dir)?;
     verify(&bundle, &policy)?;

@@ -14,6 +14,12 @@ pub const MANIFEST_FILE: &str = "bundle.toml";
 /// Environment variable naming the model cache directory.
 pub const MODEL_CACHE_ENV: &str = "PREFLIGHT_MODELS";
 
+/// Inside a bundle, where an installed copy keeps the model its manifest fetches into the
+/// cache (`model.cache`), so that a slot does not depend on a cache that later updates may
+/// change. Looked up before the cache; the model's sha256 is verified either way, and
+/// signatures cover it by that hash rather than by path.
+pub const BUNDLED_CACHE_DIR: &str = ".preflight-models";
+
 /// Where fetched models live: `$PREFLIGHT_MODELS`, else `$XDG_CACHE_HOME/preflight/models`,
 /// else `~/.cache/preflight/models` (the fetch scripts under tools/ use the same rule).
 pub fn model_cache_dir() -> PathBuf {
@@ -61,7 +67,8 @@ impl Bundle {
         let model_path = match (&manifest.model.path, &manifest.model.cache) {
             (Some(rel), None) => resolve(dir, &manifest_path, "model.path", rel)?,
             (None, Some(rel)) => {
-                let cache = model_cache_dir();
+                let bundled = dir.join(BUNDLED_CACHE_DIR);
+                let cache = if bundled.is_dir() { bundled } else { model_cache_dir() };
                 let path = resolve(&cache, &manifest_path, "model.cache", rel)?;
                 if !path.is_file() {
                     let hint = manifest.model.fetch.as_deref().map_or(String::new(), |cmd| {

@@ -189,7 +189,8 @@ fn walk(
             return Err(refuse(&path, "file name is not plain UTF-8 text"));
         };
         let rel = format!("{prefix}{name}");
-        if rel == SIGNATURE_FILE {
+        // The model a slot carries for the cache is covered by its hash (`@model`).
+        if rel == SIGNATURE_FILE || rel == super::bundle::BUNDLED_CACHE_DIR {
             continue;
         }
         // Follow symlinks, but only to files inside the bundle: what is signed is what a

@@ -67,6 +67,16 @@ impl Started {
         Started { at: rfc3339(unix), unix, instant: Instant::now() }
     }
 
+    /// When, RFC 3339 UTC.
+    pub fn at(&self) -> &str {
+        &self.at
+    }
+
+    /// When, Unix seconds.
+    pub fn unix(&self) -> u64 {
+        self.unix
+    }
+
     /// The instant it started.
     pub fn instant(&self) -> Instant {
         self.instant

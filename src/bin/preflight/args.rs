@@ -148,6 +148,60 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = ScreenArg::Mono128x64)]
         screen_size: ScreenArg,
     },
+    /// Install a bundle into a slot of an install root, prove it on this hardware against the
+    /// one serving, and switch `current` to it only if nothing regressed.
+    ///
+    /// Exit 0 switched, 1 refused (its gate failed, or a critical or major check that passes
+    /// today fails with it; `current` untouched), 2 could not run.
+    Install {
+        /// The new bundle's directory.
+        bundle: PathBuf,
+        /// The install root (created if missing): slots/, current, install.log.
+        #[arg(long, value_name = "DIR")]
+        into: PathBuf,
+        /// Which suites gate the install: boot, or acceptance for the full on-hardware test.
+        #[arg(long, value_enum, default_value_t = TierArg::Boot)]
+        tier: TierArg,
+        /// Slots kept after a switch, the new one included.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+        keep: u16,
+        /// Hardware profile name (see targets/) or a profile .toml file.
+        #[arg(long)]
+        target: Option<String>,
+        /// Treat a degraded verdict of the new bundle as failed.
+        #[arg(long)]
+        strict: bool,
+        /// Refuse the bundle unless it is signed by this public key; repeat for several.
+        #[arg(long, value_name = "KEY.pub")]
+        trust: Vec<PathBuf>,
+        /// Threads that make and run the suites' inputs.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
+        /// Seed for perturbations (both suites use it).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// What to print on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Switch an install root back to the slot that served before the current one.
+    Rollback {
+        /// The install root.
+        #[arg(long, value_name = "DIR")]
+        into: PathBuf,
+        /// Refuse to switch unless that slot is signed by this public key.
+        #[arg(long, value_name = "KEY.pub")]
+        trust: Vec<PathBuf>,
+    },
+    /// Show an install root's slots, which one serves, and when and why each was installed.
+    Status {
+        /// The install root.
+        #[arg(long, value_name = "DIR")]
+        into: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Make an ed25519 key pair for signing bundles: NAME.key (secret, mode 0600) and
     /// NAME.pub (give it to devices as --trust or a target's `trusted_keys`).
     Keygen {

@@ -22,6 +22,7 @@ mod args;
 mod bench;
 mod check;
 mod inspect;
+mod install;
 mod logger;
 mod perturb;
 mod record;
@@ -91,6 +92,31 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Inspect { bundle, format, trust } => {
             inspect::inspect(&bundle_dir(bundle), format, &policy(&trust)?)
         }
+        Command::Install {
+            bundle,
+            into,
+            tier,
+            keep,
+            target,
+            strict,
+            trust,
+            jobs,
+            seed,
+            format,
+        } => {
+            let start = StartOptions {
+                target: target.as_deref().map(TargetProfile::find).transpose()?,
+                seed,
+                tier: tier.into(),
+                jobs: jobs.map(usize::from),
+                strict,
+                trust: policy(&trust)?,
+                ..Default::default()
+            };
+            install::install(&bundle, &into, start, usize::from(keep), format)
+        }
+        Command::Rollback { into, trust } => install::rollback(&into, &policy(&trust)?),
+        Command::Status { into, format } => install::status(&into, format),
         Command::Keygen { name } => sign::keygen(&name),
         Command::Sign { bundle, key } => sign::sign(&bundle_dir(bundle), &key),
         Command::Check {
@@ -166,8 +192,9 @@ fn policy(keys: &[PathBuf]) -> anyhow::Result<TrustPolicy> {
     Ok(TrustPolicy { keys })
 }
 
+/// The bundle named, else the default one; an install root stands for its `current` slot.
 pub(crate) fn bundle_dir(given: Option<PathBuf>) -> PathBuf {
-    given.unwrap_or_else(default_bundle)
+    preflight::device::slots::serving_dir(&given.unwrap_or_else(default_bundle))
 }
 
 /// The bundle used when none is named: `$PREFLIGHT_BUNDLE`, else `models/blazeface` in the

@@ -46,6 +46,11 @@ pub const TRACT_VERSION: &str = env!("PREFLIGHT_TRACT_VERSION");
 #[doc = include_str!("../README.md")]
 pub struct ReadmeSnippets;
 
+/// docs/updates.md's Rust snippet, compiled like the README's.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/updates.md")]
+pub struct UpdatesSnippets;
+
 /// The types a firmware author uses: open and serve a model behind its self-test, read the
 /// results, the report and the device's health.
 pub mod prelude {

@@ -20,7 +20,8 @@ use crate::model::bundle::{Bundle, BUNDLED_CACHE_DIR};
 use crate::model::signature::verify;
 use crate::model::{DecodeOptions, Model, Prediction};
 use crate::suite::report::{Report, Started};
-use crate::suite::spec::{Severity, Suite};
+use crate::suite::run::parallel;
+use crate::suite::spec::{Case, Severity, Suite};
 
 /// Schema name of the install report.
 pub const INSTALL_SCHEMA: &str = "preflight-install/1";
@@ -308,7 +309,12 @@ fn judge(
     stage(hook, Stage::Compare, "")?;
     if let Some((model, suite, current)) = installed {
         compare_checks(&current, &mut report);
-        let (compared, changed) = compare_decisions(&model, &suite, &new_model, &new_suite);
+        let target_jobs = options.start.target.as_ref().and_then(|t| t.jobs);
+        let jobs = options.start.jobs.or(target_jobs).unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        let (compared, changed) =
+            compare_decisions((&model, &suite), (&new_model, &new_suite), jobs);
         report.compared_cases = compared;
         report.changed_decisions = changed;
         report.current = Some(current);
@@ -355,26 +361,30 @@ fn compare_checks(current: &Report, report: &mut InstallReport) {
     }
 }
 
-/// Runs both models on the cases both suites name (same id) and lists differing decisions.
+/// Runs both models on the cases both suites name (same id), on `jobs` threads, and lists
+/// differing decisions.
 fn compare_decisions(
-    old_model: &Model,
-    old_suite: &Suite,
-    new_model: &Model,
-    new_suite: &Suite,
+    old: (&Model, &Suite),
+    new: (&Model, &Suite),
+    jobs: usize,
 ) -> (usize, Vec<ChangedDecision>) {
+    let pairs: Vec<(&PathBuf, &Case)> = new
+        .1
+        .cases
+        .iter()
+        .filter_map(|c| old.1.cases.iter().find(|o| o.id == c.id).map(|o| (&o.path, c)))
+        .collect();
+    let decide = |model: &Model, path: &PathBuf| -> Option<String> {
+        let image = model.load_image(path).ok()?;
+        model.infer(&image, DecodeOptions::default()).ok().and_then(|i| decision(&i.prediction))
+    };
+    let decided = parallel(&pairs, jobs, |(old_path, case)| {
+        Some((decide(old.0, old_path)?, decide(new.0, &case.path)?))
+    });
     let mut compared = 0;
     let mut changed = Vec::new();
-    for case in &new_suite.cases {
-        let Some(old_case) = old_suite.cases.iter().find(|c| c.id == case.id) else { continue };
-        let decide = |model: &Model, path: &PathBuf| -> Option<String> {
-            let image = model.load_image(path).ok()?;
-            model.infer(&image, DecodeOptions::default()).ok().and_then(|i| decision(&i.prediction))
-        };
-        let (Some(old), Some(new)) =
-            (decide(old_model, &old_case.path), decide(new_model, &case.path))
-        else {
-            continue;
-        };
+    for ((_, case), d) in pairs.iter().zip(decided) {
+        let Some((old, new)) = d else { continue };
         compared += 1;
         if old != new {
             changed.push(ChangedDecision { case: case.id.clone(), current: old, new });

@@ -386,7 +386,11 @@ fn make(
 }
 
 /// `f` over `items` on `jobs` scoped threads; results in the items' order.
-fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     if jobs <= 1 {
         return items.iter().map(f).collect();
     }

@@ -94,17 +94,17 @@ fn default_bundle_passes_with_a_complete_report_and_junit() {
     let checks = r["checks"].as_array().unwrap();
     let kinds: std::collections::BTreeSet<&str> =
         checks.iter().map(|c| c["kind"].as_str().unwrap()).collect();
-    for k in [
-        "accuracy",
-        "invariance",
-        "directional",
-        "robustness",
-        "latency",
-        "cold_start",
-        "memory",
-        "parity",
-    ] {
+    for k in ["accuracy", "invariance", "latency", "cold_start", "memory", "parity", "boot_time"] {
         assert!(kinds.contains(k), "default suite lacks a {k} check");
+    }
+    // What informs without gating lives in the acceptance tier, run with `--tier acceptance`.
+    let acceptance =
+        preflight::suite::Suite::load(&default_bundle().join("suite-full.toml")).unwrap();
+    for k in ["directional", "robustness", "envelope"] {
+        assert!(
+            acceptance.checks.iter().any(|c| c.kind.name() == k),
+            "the acceptance suite lacks a {k} check"
+        );
     }
     for c in checks {
         for key in [

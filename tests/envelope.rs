@@ -5,9 +5,19 @@
 use crate::harness::*;
 use serde_json::Value;
 
+/// Appends to the bundle's boot suite the three robustness curves it carried before curves
+/// moved to the acceptance tier (which is too long for a test).
+fn with_curves(b: &ScratchBundle) {
+    let suite = b.path().join("suite.toml");
+    let text = std::fs::read_to_string(&suite).unwrap();
+    std::fs::write(&suite, format!("{text}{CURVES}")).unwrap();
+}
+
 #[test]
 fn boot_report_ships_only_bounds_that_validated() {
-    let o = preflight(&["check", "--format", "json"]);
+    let b = ScratchBundle::new();
+    with_curves(&b);
+    let o = preflight(&["check", b.arg(), "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     let e = &r["envelope"];
@@ -31,6 +41,7 @@ fn with_envelope() -> ScratchBundle {
     let b = ScratchBundle::new();
     assert!(b.manifest().contains("envelope = \"envelope.json\""), "the default bundle ships one");
     std::fs::remove_file(b.path().join("envelope.json")).unwrap();
+    with_curves(&b);
     let suite = b.path().join("suite.toml");
     let o = preflight(&["record", b.arg(), "--envelope", "--suite", suite.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -131,6 +142,7 @@ fn without_a_recorded_envelope_the_runtime_serves_with_the_boots() {
     let b = ScratchBundle::new();
     b.edit_manifest("envelope = \"envelope.json\"", "");
     std::fs::remove_file(b.path().join("envelope.json")).unwrap();
+    with_curves(&b);
     let rt = Runtime::start(b.path(), &StartOptions::default()).unwrap();
     let face = load_image(&b.path().join("cases/lfw/face_001.png")).unwrap();
     let verdict = rt.infer(&face).unwrap().envelope.expect("derived at boot");
@@ -206,3 +218,39 @@ fn envelope_check_without_any_bound_fails_with_the_reasons() {
         "{detail}"
     );
 }
+
+/// The curves the default boot suite carried before they moved to the acceptance tier.
+const CURVES: &str = r#"
+[[checks]]
+name = "contrast-robustness"
+kind = "robustness"
+severity = "minor"
+corruption = "contrast"
+metric = "recall"
+slice = ["lfw", "face"]
+limit = 25
+threshold = 0.8
+hold_through = 1
+
+[[checks]]
+name = "noise-robustness"
+kind = "robustness"
+severity = "minor"
+corruption = "gaussian_noise"
+metric = "recall"
+slice = ["lfw", "face"]
+limit = 25
+threshold = 0.8
+hold_through = 0
+
+[[checks]]
+name = "blur-robustness"
+kind = "robustness"
+severity = "minor"
+corruption = "blur"
+metric = "recall"
+slice = ["lfw", "face"]
+limit = 25
+threshold = 0.8
+hold_through = 2
+"#;

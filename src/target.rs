@@ -115,7 +115,67 @@ pub fn host_cpu() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
+/// Environment variable naming the unit under test (a serial number), for reports.
+pub const UNIT_ID_ENV: &str = "PREFLIGHT_UNIT_ID";
+
+/// Which physical unit a report is about: on a factory line, every report must say.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnitId {
+    /// The identity: a serial number given by the operator, or the OS's machine id.
+    pub id: String,
+    /// Where it came from: `--unit-id`, `PREFLIGHT_UNIT_ID` or `/etc/machine-id`.
+    pub source: String,
+}
+
+/// The unit's identity: `given` (the `--unit-id` flag or the library's option), else
+/// `$PREFLIGHT_UNIT_ID`, else `/etc/machine-id` (absent on some systems: then none). A given
+/// identity must be 1–128 printable characters.
+pub fn unit_id(given: Option<&str>) -> crate::Result<Option<UnitId>> {
+    let check = |id: &str, source: &str| {
+        let bad = if id.is_empty() {
+            Some("is empty")
+        } else if id.chars().count() > 128 {
+            Some("is longer than 128 characters")
+        } else if id.chars().any(char::is_control) {
+            Some("contains a control character")
+        } else {
+            None
+        };
+        match bad {
+            Some(why) => Err(crate::Error::config(source, "unit id", format!("the unit id {why}"))),
+            None => Ok(Some(UnitId { id: id.to_string(), source: source.to_string() })),
+        }
+    };
+    if let Some(id) = given {
+        return check(id, "--unit-id");
+    }
+    if let Some(id) = std::env::var_os(UNIT_ID_ENV) {
+        return check(&id.to_string_lossy(), UNIT_ID_ENV);
+    }
+    let machine = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
+    let machine = machine.trim();
+    Ok((!machine.is_empty()
+        && machine.len() <= 128
+        && machine.chars().all(|c| c.is_ascii_hexdigit()))
+    .then(|| UnitId { id: machine.to_string(), source: "/etc/machine-id".into() }))
+}
+
 /// Logical cores available to this process.
 pub fn host_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_ids_are_printable_and_bounded() {
+        let id = unit_id(Some("SN-0042")).unwrap().unwrap();
+        assert_eq!((id.id.as_str(), id.source.as_str()), ("SN-0042", "--unit-id"));
+        for bad in ["", "a\nb", &"x".repeat(129)] {
+            let e = unit_id(Some(bad)).unwrap_err().to_string();
+            assert!(e.starts_with("--unit-id: unit id: the unit id "), "{e}");
+        }
+    }
 }

@@ -445,3 +445,47 @@ threshold = 1.0
         assert!(c["detail"].as_str().unwrap().contains("output kind is `raw`"), "{c}");
     }
 }
+
+/// Factory acceptance: every report says which unit it is about, from the flag, the
+/// environment, or the machine id; a malformed identity is a one-line error.
+#[test]
+fn every_report_names_the_unit_under_test() {
+    let b = suite_with("");
+    let dir = tempfile::tempdir().unwrap();
+    let (json, xml, prom) =
+        (dir.path().join("r.json"), dir.path().join("r.xml"), dir.path().join("r.prom"));
+    let o = preflight(&[
+        "check",
+        b.arg(),
+        "--suite",
+        &suite_arg(&b),
+        "--unit-id",
+        "SN-0042",
+        "--report",
+        json.to_str().unwrap(),
+        "--junit",
+        xml.to_str().unwrap(),
+        "--metrics",
+        prom.to_str().unwrap(),
+    ]);
+    assert!(stdout(&o).contains("unit SN-0042"), "{}", stdout(&o));
+    let r: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(r["host"]["unit"]["id"], "SN-0042");
+    assert_eq!(r["host"]["unit"]["source"], "--unit-id");
+    let junit = std::fs::read_to_string(&xml).unwrap();
+    assert!(junit.contains("<property name=\"unit\" value=\"SN-0042\"/>"), "{junit}");
+    let metrics = std::fs::read_to_string(&prom).unwrap();
+    assert!(metrics.contains("unit=\"SN-0042\""), "{metrics}");
+
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(["check", b.arg(), "--suite", &suite_arg(&b), "--format", "json"])
+        .env("PREFLIGHT_UNIT_ID", "line-3/unit-17")
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["host"]["unit"]["source"], "PREFLIGHT_UNIT_ID");
+    assert_eq!(r["host"]["unit"]["id"], "line-3/unit-17");
+
+    let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b), "--unit-id", ""]);
+    assert_one_line_error(&o, &["--unit-id", "the unit id is empty"]);
+}

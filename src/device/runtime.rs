@@ -17,7 +17,7 @@ use crate::suite::gate::Verdict;
 use crate::suite::report::{Report, Started};
 use crate::suite::run::{run_checks, RunContext};
 use crate::suite::spec::{CheckKind, Stat, Suite};
-use crate::target::TargetProfile;
+use crate::target::{unit_id, TargetProfile, UnitId};
 
 /// How to run the self-test.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +41,9 @@ pub struct StartOptions {
     /// Keys the bundle must be signed by, besides the target profile's `trusted_keys`. With
     /// none from either, signatures are not required.
     pub trust: TrustPolicy,
+    /// The unit's identity for the report (a serial number); default
+    /// `$PREFLIGHT_UNIT_ID`, else `/etc/machine-id`.
+    pub unit_id: Option<String>,
 }
 
 impl StartOptions {
@@ -62,8 +65,14 @@ impl StartOptions {
         self.threads.or(self.target.as_ref().map(|t| t.threads as usize)).unwrap_or(1)
     }
 
-    fn context(&self, cold_start: Option<std::time::Duration>, started: &Started) -> RunContext {
+    fn context(
+        &self,
+        cold_start: Option<std::time::Duration>,
+        started: &Started,
+        unit: Option<UnitId>,
+    ) -> RunContext {
         RunContext {
+            unit,
             target: self.target.clone(),
             seed: self.seed,
             cold_start,
@@ -260,7 +269,7 @@ impl Runtime {
         let started = Started::now();
         let serving = self.current();
         let subset = serving.suite.recheck_subset();
-        let ctx = self.options.context(None, &started);
+        let ctx = self.options.context(None, &started, serving.report.host.unit.clone());
         let results = run_checks(&serving.model, &subset, &ctx, &mut |_, _, _| {});
         Report::new(&serving.model, &subset, &ctx, self.options.strict, results, &started)
     }
@@ -323,6 +332,7 @@ fn run(
     }
     let dir = &super::slots::serving_dir(dir);
     let policy = options.trust_policy()?;
+    let unit = unit_id(options.unit_id.as_deref())?;
     let bundle = Bundle::open(dir)?;
     verify(&bundle, &policy)?;
     let suite = match (&options.suite, bundle.tier_path(options.tier)) {
@@ -367,7 +377,7 @@ fn run(
         .and_then(|img| model.infer(&img, DecodeOptions::default()).ok())
         .map(|_| started.elapsed());
 
-    let ctx = options.context(cold_start, &started);
+    let ctx = options.context(cold_start, &started, unit);
     let results = run_checks(&model, &suite, &ctx, progress);
     let report = Report::new(&model, &suite, &ctx, options.strict, results, &started);
     Ok((model, suite, report))

@@ -92,6 +92,9 @@ impl Report {
         };
         let kernels =
             if host.kernels.is_empty() { "—".to_string() } else { esc(&host.kernels.join(", ")) };
+        let unit = host.unit.as_ref().map_or(String::new(), |u| {
+            format!("; unit <code>{}</code> (from {})", esc(&u.id), esc(&u.source))
+        });
         let t = &self.timing;
         let _ = write!(
             h,
@@ -101,7 +104,7 @@ impl Report {
              threshold was set before the run; the verdict follows from the checks' severities.</p><dl>\
              <dt>Model</dt><dd>{} {} — sha256 <code>{}</code></dd>\
              <dt>Suite</dt><dd>{} — sha256 <code>{}</code></dd>\
-             <dt>Hardware</dt><dd>{}, {} cores, <code>{}</code>; {target}</dd>\
+             <dt>Hardware</dt><dd>{}, {} cores, <code>{}</code>; {target}{unit}</dd>\
              <dt>Inference</dt><dd>{} thread(s); kernels: {kernels}</dd>\
              <dt>Software</dt><dd>preflight {}, tract {}</dd>\
              <dt>When</dt><dd>{}, {:.1} s</dd>\

@@ -71,6 +71,7 @@ impl Report {
                     ("preflight_version", &self.runtime.version),
                     ("tract_version", &self.runtime.tract_version),
                     ("target", self.host.target.as_deref().unwrap_or("")),
+                    ("unit", self.host.unit.as_ref().map_or("", |u| u.id.as_str())),
                 ],
                 1.0,
             );

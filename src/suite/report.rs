@@ -135,6 +135,7 @@ impl Report {
                 emulated: ctx.target.as_ref().is_some_and(|t| t.emulated),
                 threads: model.engine().threads(),
                 kernels: model.engine().kernels(),
+                unit: ctx.unit.clone(),
             },
             timing,
             checks,
@@ -245,6 +246,9 @@ pub struct HostInfo {
     /// The kernels tract selected on this CPU for the model (matrix-multiply implementations
     /// and their counts): which code actually ran.
     pub kernels: Vec<String>,
+    /// Which physical unit was tested (`--unit-id`, `PREFLIGHT_UNIT_ID`, `/etc/machine-id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<crate::target::UnitId>,
 }
 
 impl Report {
@@ -263,9 +267,14 @@ impl Report {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         let target = self.host.target.as_deref().unwrap_or("default thresholds");
+        // A unit named by the operator heads the table; the machine id stays in the files.
+        let unit = match &self.host.unit {
+            Some(u) if u.source != "/etc/machine-id" => format!(", unit {}", u.id),
+            _ => String::new(),
+        };
         let _ = writeln!(
             s,
-            "{} {} on {} ({}, target {target}), seed {}",
+            "{} {} on {} ({}, target {target}{unit}), seed {}",
             self.bundle.name, self.bundle.version, self.host.triple, self.host.cpu, self.seed
         );
         let width = self.checks.iter().map(|c| c.name.chars().count()).max().unwrap_or(5).max(5);
@@ -331,6 +340,13 @@ impl Report {
             self.checks.len(),
             esc(&self.started_at)
         );
+        if let Some(u) = &self.host.unit {
+            let _ = writeln!(
+                x,
+                "    <properties><property name=\"unit\" value=\"{}\"/></properties>",
+                esc(&u.id)
+            );
+        }
         for c in &self.checks {
             let class = format!("{}.{:?}", c.kind, c.severity).to_lowercase();
             let _ =

@@ -46,6 +46,8 @@ pub struct RunContext {
     /// When the whole run started, for the suite's boot budget (`budget_ms`); the runner's
     /// own start when absent.
     pub started: Option<Instant>,
+    /// Which physical unit is tested, for the report.
+    pub unit: Option<crate::target::UnitId>,
     /// Test hook: sleep this long inside one timed run of every latency check (the run with
     /// this index), to prove a single stall cannot flip a latency verdict.
     #[doc(hidden)]

@@ -124,6 +124,10 @@ pub(crate) enum Command {
         /// Seed for perturbations.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// The unit under test (a serial number), named in every report; default
+        /// $PREFLIGHT_UNIT_ID, else /etc/machine-id.
+        #[arg(long, value_name = "ID")]
+        unit_id: Option<String>,
         /// Write the JSON report here (atomically).
         #[arg(long, value_name = "FILE")]
         report: Option<PathBuf>,
@@ -180,6 +184,10 @@ pub(crate) enum Command {
         /// Seed for perturbations (both suites use it).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// The unit under test (a serial number), named in the reports; default
+        /// $PREFLIGHT_UNIT_ID, else /etc/machine-id.
+        #[arg(long, value_name = "ID")]
+        unit_id: Option<String>,
         /// What to print on stdout.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,

@@ -102,9 +102,11 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             trust,
             jobs,
             seed,
+            unit_id,
             format,
         } => {
             let start = StartOptions {
+                unit_id,
                 target: target.as_deref().map(TargetProfile::find).transpose()?,
                 seed,
                 tier: tier.into(),
@@ -129,6 +131,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             strict,
             trust,
             seed,
+            unit_id,
             report,
             junit,
             html,
@@ -146,6 +149,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 threads: threads.map(usize::from),
                 strict,
                 trust: policy(&trust)?,
+                unit_id,
             };
             let screen = screen.map(|p| {
                 let size = match screen_size {

@@ -221,3 +221,48 @@ fn inspect_a_bare_onnx_file_suggests_a_manifest() {
         &["README.md", "not an ONNX protobuf"],
     );
 }
+
+/// `preflight init` makes a bundle from a bare ONNX file that `check` passes at once, gating
+/// latency and parity; and refuses to write into a bundle that exists, or to leave half a
+/// bundle behind.
+#[test]
+fn init_scaffolds_a_raw_bundle_that_checks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("face");
+    let model = default_bundle().join("face_detection_front_128x128_barracuda.onnx");
+    let (m, d) = (model.to_str().unwrap(), dir.to_str().unwrap());
+    let o = preflight(&["init", m, d, "--name", "face"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("next: preflight check"), "{}", stdout(&o));
+    for f in ["bundle.toml", "suite.toml", "golden.json", "cases/pattern.png"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    let o = preflight(&["check", d, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["bundle"]["name"], "face");
+    let kinds: Vec<&str> =
+        r["checks"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["latency", "parity", "cold_start", "memory"]);
+    assert!(r["checks"].as_array().unwrap().iter().all(|c| c["status"] == "pass"), "{r}");
+    // A change to the model's numbers is what parity exists for (the approximate tolerance
+    // forgives one value in a thousand; shift a hundred).
+    let golden = dir.join("golden.json");
+    let text = std::fs::read_to_string(&golden).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for x in v["cases"][0]["outputs"][0]["data"].as_array_mut().unwrap().iter_mut().take(100) {
+        *x = serde_json::json!(x.as_f64().unwrap() + 1.0);
+    }
+    std::fs::write(&golden, v.to_string()).unwrap();
+    let o = preflight(&["check", d]);
+    assert!(stdout(&o).contains("✗ parity"), "{}", stdout(&o));
+
+    let o = preflight(&["init", m, d]);
+    assert_one_line_error(&o, &["exists and is not empty"]);
+    let bad = tmp.path().join("bad");
+    let o = preflight(&["init", "README.md", bad.to_str().unwrap()]);
+    assert_one_line_error(&o, &["README.md", "not an ONNX protobuf"]);
+    assert!(!bad.exists());
+    let o = preflight(&["init", m, bad.to_str().unwrap(), "--input-size", "0x5"]);
+    assert_one_line_error(&o, &["--input-size", "not a size from 1 to 16384"]);
+}

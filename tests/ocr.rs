@@ -250,3 +250,25 @@ fn fetched_ppocr_det_map_marks_the_page_not_the_cat() {
     let (_, cat) = fraction("chelsea.png");
     assert_eq!(cat, 0.0);
 }
+
+/// `preflight init` on the PP-OCR detector, whose file leaves height and width open: refused
+/// with the dimension named until `--input-size` settles it, then `check` passes at once.
+#[test]
+fn fetched_init_scaffolds_a_bundle_check_runs_at_once() {
+    require_fetched();
+    let model = preflight::model::bundle::model_cache_dir()
+        .join("rapidocr-onnxruntime-1.4.4/ch_PP-OCRv4_det_infer.onnx");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("det");
+    let (m, d) = (model.to_str().unwrap(), dir.to_str().unwrap());
+    let o = preflight(&["init", m, d]);
+    assert_one_line_error(&o, &["does not fix the input's size", "--input-size"]);
+    assert!(!dir.exists(), "nothing left behind");
+    let o = preflight(&["init", m, d, "--input-size", "96x160"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let manifest = std::fs::read_to_string(dir.join("bundle.toml")).unwrap();
+    assert!(manifest.contains("shape = [1, 3, 96, 160]"), "{manifest}");
+    let o = preflight(&["check", d]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("✓ parity"), "{}", stdout(&o));
+}

@@ -95,36 +95,81 @@ impl OnnxSummary {
 
     /// A starting manifest for this file: `[model]` with its hash and an `[input]` section
     /// whose layout is guessed from the shape. Normalisation and the decoder are the model
-    /// author's to fill in (they are not in the file).
+    /// author's to fill in (they are not in the file); sizes the file leaves open read
+    /// `FILL_IN_<name>`.
     pub fn manifest_skeleton(&self) -> String {
+        self.manifest("my-model", None, "")
+    }
+
+    /// The manifest `preflight init` writes: the skeleton with every size fixed (a symbolic
+    /// batch is 1; symbolic height and width are `size`, `(height, width)`), and `extra`
+    /// appended. An error says what the file leaves open that `size` does not settle.
+    pub fn complete_manifest(
+        &self,
+        name: &str,
+        size: Option<(usize, usize)>,
+        extra: &str,
+    ) -> std::result::Result<String, String> {
+        let text = self.manifest(name, size, extra);
+        if let Some(i) = text.find("FILL_IN") {
+            let what: String = text[i..].chars().take_while(|c| !c.is_whitespace()).collect();
+            return Err(match (what.as_str(), size) {
+                ("FILL_IN", _) => {
+                    "the input is not 4-D with 1 or 3 channels: no layout to guess".into()
+                }
+                (_, None) => format!(
+                    "the file does not fix the input's size ({}): give --input-size HxW",
+                    what.trim_start_matches("FILL_IN_").trim_end_matches([',', ']'])
+                ),
+                (_, Some(_)) => format!("the input's channel count is not fixed ({what})"),
+            });
+        }
+        if self.inputs.len() != 1 {
+            return Err(format!(
+                "only single-input models are supported (inputs: {})",
+                self.inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        Ok(text)
+    }
+
+    fn manifest(&self, name: &str, size: Option<(usize, usize)>, extra: &str) -> String {
         let file = self.path.file_name().map_or("model.onnx".into(), |f| f.to_string_lossy());
         let mut out = format!(
-            "name = \"my-model\"\nversion = \"0.1.0\"\n\n[model]\npath = \"{file}\"\nsha256 = \"{}\"\n",
+            "name = \"{name}\"\nversion = \"0.1.0\"\n\n[model]\npath = \"{file}\"\nsha256 = \"{}\"\n",
             self.sha256
         );
         if let Some(input) = self.inputs.first() {
-            let dims: Vec<String> = input
-                .shape
-                .iter()
-                .enumerate()
-                .map(|(i, d)| match d.parse::<usize>() {
-                    Ok(n) => n.to_string(),
-                    // A symbolic batch is 1; other symbolic sizes need a number.
-                    Err(_) if i == 0 => "1".into(),
-                    Err(_) => format!("FILL_IN_{d}"),
-                })
-                .collect();
             let layout = match input.shape.as_slice() {
                 [_, c, _, _] if c == "1" || c == "3" => "nchw",
                 [_, _, _, c] if c == "1" || c == "3" => "nhwc",
                 _ => "FILL_IN (nchw or nhwc)",
             };
+            let (h_axis, w_axis, c_axis) = if layout == "nhwc" { (1, 2, 3) } else { (2, 3, 1) };
+            let (color, mean, std) = match input.shape.get(c_axis).map(String::as_str) {
+                Some("1") => ("gray", "[0.0]", "[1.0]"),
+                _ => ("rgb", "[0.0, 0.0, 0.0]", "[1.0, 1.0, 1.0]"),
+            };
+            let dims: Vec<String> = input
+                .shape
+                .iter()
+                .enumerate()
+                .map(|(i, d)| match (d.parse::<usize>(), size) {
+                    (Ok(n), _) => n.to_string(),
+                    // A symbolic batch is 1; other symbolic sizes need a number.
+                    (Err(_), _) if i == 0 => "1".into(),
+                    (Err(_), Some((h, _))) if i == h_axis => h.to_string(),
+                    (Err(_), Some((_, w))) if i == w_axis => w.to_string(),
+                    (Err(_), _) => format!("FILL_IN_{d}"),
+                })
+                .collect();
             out.push_str(&format!(
-                "\n[input]\nname = \"{}\"\nshape = [{}]\nlayout = \"{layout}\"\ncolor = \"rgb\"      # or bgr, gray: as the model was trained\nresize = \"stretch\"  # or letterbox, center-crop, fit-longer-side, pad-right\nscale = 0.00392156862745098\nmean = [0.0, 0.0, 0.0]\nstd = [1.0, 1.0, 1.0]\n\n[output]\nkind = \"raw\"        # classification, detection, segmentation or ctc to check decisions\n",
+                "\n[input]\nname = \"{}\"\nshape = [{}]\nlayout = \"{layout}\"\ncolor = \"{color}\"      # or bgr, gray: as the model was trained\nresize = \"stretch\"  # or letterbox, center-crop, fit-longer-side, pad-right\nscale = 0.00392156862745098\nmean = {mean}\nstd = {std}\n\n[output]\nkind = \"raw\"        # classification, detection, segmentation or ctc to check decisions\n",
                 input.name,
                 dims.join(", ")
             ));
         }
+        out.push_str(extra);
         out
     }
 }

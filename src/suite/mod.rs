@@ -18,6 +18,7 @@ pub mod perturb;
 mod plan;
 pub mod report;
 pub mod run;
+pub mod scaffold;
 pub mod spec;
 mod validate;
 

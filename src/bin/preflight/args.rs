@@ -91,6 +91,21 @@ pub(crate) enum Command {
         #[arg(long, value_name = "KEY.pub")]
         trust: Vec<PathBuf>,
     },
+    /// Make a bundle from a bare ONNX file that `check` runs at once: the model, a manifest
+    /// (raw outputs), a test pattern, a suite gating latency and parity, and the golden
+    /// outputs of the pattern recorded here.
+    Init {
+        /// The ONNX file.
+        model: PathBuf,
+        /// The new bundle's directory (must not exist, or be empty).
+        dir: PathBuf,
+        /// Bundle name (default: the model file's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Input height and width (e.g. 384x384), for a model whose file leaves them open.
+        #[arg(long, value_name = "HxW", value_parser = parse_size)]
+        input_size: Option<(usize, usize)>,
+    },
     /// Run the bundle's behaviour suite on this hardware and gate on the verdict.
     ///
     /// Exit 0 pass (or degraded without --strict), 1 the gate failed, 2 could not run.
@@ -288,4 +303,14 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+}
+
+/// `HxW`, both 1..=16384.
+fn parse_size(text: &str) -> Result<(usize, usize), String> {
+    let (h, w) = text.split_once(['x', 'X']).ok_or("expected HxW, e.g. 384x384")?;
+    let dim = |d: &str| match d.trim().parse::<usize>() {
+        Ok(n) if (1..=16384).contains(&n) => Ok(n),
+        _ => Err(format!("{d:?} is not a size from 1 to 16384")),
+    };
+    Ok((dim(h)?, dim(w)?))
 }

@@ -119,6 +119,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Rollback { into, trust } => install::rollback(&into, &policy(&trust)?),
         Command::Status { into, format } => install::status(&into, format),
+        Command::Init { model, dir, name, input_size } => init(&model, &dir, name, input_size),
         Command::Keygen { name } => sign::keygen(&name),
         Command::Sign { bundle, key } => sign::sign(&bundle_dir(bundle), &key),
         Command::Check {
@@ -188,6 +189,28 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             )
         }
     }
+}
+
+fn init(
+    model: &Path,
+    dir: &Path,
+    name: Option<String>,
+    input_size: Option<(usize, usize)>,
+) -> anyhow::Result<ExitCode> {
+    use preflight::suite::scaffold::{init, InitOptions};
+    let made = init(model, dir, &InitOptions { name, input_size })?;
+    let files: Vec<String> = made.files.iter().map(|f| f.display().to_string()).collect();
+    outln!(
+        "wrote {}: {}\nmeasured p99 {:.2} ms on the test pattern; latency budget {} ms\n\
+         next: preflight check {}   (then set [output] kind and the normalisation in bundle.toml, \
+         and add labelled cases)",
+        dir.display(),
+        files.join(", "),
+        made.p99_ms,
+        made.budget_ms,
+        dir.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The trust policy of `--trust` files.

@@ -89,10 +89,12 @@ impl TargetProfile {
             &self.source,
             "triple",
             format!(
-                "target {:?} is for {}, but this binary runs on {}: use a profile of this machine",
+                "target {:?} is for {}, but this binary runs on {}: use a profile of this \
+                 machine{}",
                 self.name,
                 self.triple,
-                host_triple()
+                host_triple(),
+                if self.emulated { "" } else { " (--target-mismatch-ok previews its thresholds)" }
             ),
         ))
     }

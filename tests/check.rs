@@ -435,14 +435,21 @@ threshold = 1.0
         format!("{}[output]\nkind = \"raw\"\n\n{}", &manifest[..start], &manifest[end..]),
     )
     .unwrap();
+    // Refused before anything runs, naming the first check that needs decisions.
     let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b), "--format", "json"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let r = report(&o);
-    assert_eq!(r["verdict"], "fail");
+    assert_one_line_error(
+        &o,
+        &["test-suite.toml", "checks.astronaut-found", "output kind is `raw`"],
+    );
+    // The library's runner, given such a suite anyway, fails those checks with the reason.
+    let model = preflight::prelude::Model::open(b.path()).unwrap();
+    let suite = preflight::suite::Suite::load(b.path().join("test-suite.toml").as_ref()).unwrap();
+    let ctx = preflight::suite::run::RunContext::default();
+    let checks = preflight::suite::run::run_checks(&model, &suite, &ctx, &mut |_, _, _| {}).checks;
     for name in ["astronaut-found", "upside-down-changes-nothing"] {
-        let c = r["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
-        assert_eq!(c["status"], "fail", "{c}");
-        assert!(c["detail"].as_str().unwrap().contains("output kind is `raw`"), "{c}");
+        let c = checks.iter().find(|c| c.name == name).unwrap();
+        assert_eq!(c.passed, Some(false), "{c:?}");
+        assert!(c.detail.contains("output kind is `raw`"), "{c:?}");
     }
 }
 
@@ -488,4 +495,42 @@ fn every_report_names_the_unit_under_test() {
 
     let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b), "--unit-id", ""]);
     assert_one_line_error(&o, &["--unit-id", "the unit id is empty"]);
+}
+
+/// A foreign profile is refused unless the user asks to preview its thresholds; then the
+/// report says they are not this machine's. An emulated foreign profile is refused always.
+#[test]
+fn a_foreign_target_previews_only_on_request() {
+    let b = suite_with("");
+    let other = if cfg!(target_arch = "x86_64") { "rpi4" } else { "host" };
+    let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b), "--target", other]);
+    assert_one_line_error(&o, &["--target-mismatch-ok"]);
+    let o = preflight(&[
+        "check",
+        b.arg(),
+        "--suite",
+        &suite_arg(&b),
+        "--target",
+        other,
+        "--target-mismatch-ok",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report(&o);
+    assert_eq!(r["host"]["target"], other);
+    assert_eq!(r["host"]["target_mismatch"], true);
+    let emulated = if cfg!(target_arch = "x86_64") { "qemu-aarch64" } else { "host" };
+    if emulated != "host" {
+        let o = preflight(&[
+            "check",
+            b.arg(),
+            "--suite",
+            &suite_arg(&b),
+            "--target",
+            emulated,
+            "--target-mismatch-ok",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "an emulated foreign profile is never accepted");
+    }
 }

@@ -44,6 +44,10 @@ pub struct StartOptions {
     /// The unit's identity for the report (a serial number); default
     /// `$PREFLIGHT_UNIT_ID`, else `/etc/machine-id`.
     pub unit_id: Option<String>,
+    /// Accept a (non-emulated) target profile made for another CPU architecture, to preview
+    /// its thresholds; the report says the profile does not describe this machine. An
+    /// emulated profile of another architecture is refused regardless: it would skip timing.
+    pub target_mismatch_ok: bool,
 }
 
 impl StartOptions {
@@ -73,6 +77,7 @@ impl StartOptions {
     ) -> RunContext {
         RunContext {
             unit,
+            target_mismatch: self.target.as_ref().is_some_and(|t| t.check_host().is_err()),
             target: self.target.clone(),
             seed: self.seed,
             cold_start,
@@ -328,7 +333,14 @@ fn run(
 ) -> Result<(Model, Suite, Report)> {
     let started = Started::now();
     if let Some(target) = &options.target {
-        target.check_host()?;
+        match target.check_host() {
+            Err(_) if options.target_mismatch_ok && !target.emulated => log::warn!(
+                "target {} is for {}: its thresholds do not describe this machine",
+                target.name,
+                target.triple
+            ),
+            other => other?,
+        }
     }
     let dir = &super::slots::serving_dir(dir);
     let policy = options.trust_policy()?;
@@ -367,6 +379,7 @@ fn run(
             return Err(Error::config(dir.join(MANIFEST_FILE), key, message));
         }
     };
+    suite.refuse_undecidable(&bundle.manifest().output)?;
     let mut model = Model::from_bundle(bundle)?;
     model.set_threads(options.inference_threads())?;
     // Cold start: from nothing loaded to the first result, on the first case. A case that

@@ -87,6 +87,9 @@ impl Report {
         let host = &self.host;
         let target = match (&host.target, host.emulated) {
             (Some(t), true) => format!("profile {} (emulated: latency is not measured)", esc(t)),
+            (Some(t), false) if host.target_mismatch => {
+                format!("profile {} (made for another CPU: not this machine's thresholds)", esc(t))
+            }
             (Some(t), false) => format!("profile {}", esc(t)),
             (None, _) => "no profile (thresholds for any target)".into(),
         };

@@ -136,6 +136,7 @@ impl Report {
                 threads: model.engine().threads(),
                 kernels: model.engine().kernels(),
                 unit: ctx.unit.clone(),
+                target_mismatch: ctx.target_mismatch,
             },
             timing,
             checks,
@@ -249,6 +250,10 @@ pub struct HostInfo {
     /// Which physical unit was tested (`--unit-id`, `PREFLIGHT_UNIT_ID`, `/etc/machine-id`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<crate::target::UnitId>,
+    /// The target profile was made for another CPU architecture (`--target-mismatch-ok`): its
+    /// thresholds do not describe this machine.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub target_mismatch: bool,
 }
 
 impl Report {
@@ -266,7 +271,11 @@ impl Report {
     /// The table a person reads: one row per check, then the verdict line.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
-        let target = self.host.target.as_deref().unwrap_or("default thresholds");
+        let target = match (self.host.target.as_deref(), self.host.target_mismatch) {
+            (Some(t), true) => format!("{t}, made for another CPU: not this machine's thresholds"),
+            (Some(t), false) => t.to_string(),
+            (None, _) => "default thresholds".into(),
+        };
         // A unit named by the operator heads the table; the machine id stays in the files.
         let unit = match &self.host.unit {
             Some(u) if u.source != "/etc/machine-id" => format!(", unit {}", u.id),

@@ -48,6 +48,8 @@ pub struct RunContext {
     pub started: Option<Instant>,
     /// Which physical unit is tested, for the report.
     pub unit: Option<crate::target::UnitId>,
+    /// The target profile is for another CPU architecture (accepted on request, reported).
+    pub target_mismatch: bool,
     /// Test hook: sleep this long inside one timed run of every latency check (the run with
     /// this index), to prove a single stall cannot flip a latency verdict.
     #[doc(hidden)]
@@ -163,13 +165,7 @@ impl Runner<'_> {
 
     fn run(&mut self, check: &CheckSpec) -> CheckResult {
         let raw = matches!(self.model.bundle().manifest().output, OutputSpec::Raw(_));
-        let decides = matches!(
-            check.kind,
-            CheckKind::Accuracy(_)
-                | CheckKind::Invariance(_)
-                | CheckKind::Directional(_)
-                | CheckKind::Robustness(_)
-        );
+        let decides = check.kind.needs_decisions();
         let checked = match &check.kind {
             // A raw model's prediction is empty: every "decision" would agree with every other
             // and the check would pass having compared nothing.

@@ -146,3 +146,41 @@ pub(super) fn validate(file: &Path, prefix: &str, check: &CheckSpec) -> Result<(
     }
     Ok(())
 }
+
+impl CheckKind {
+    /// Whether the check compares decisions (detections, classes, text), which a bundle with
+    /// raw outputs does not make.
+    pub fn needs_decisions(&self) -> bool {
+        matches!(
+            self,
+            CheckKind::Accuracy(_)
+                | CheckKind::Invariance(_)
+                | CheckKind::Directional(_)
+                | CheckKind::Robustness(_)
+                | CheckKind::Envelope(_)
+        )
+    }
+}
+
+impl Suite {
+    /// Refuses, before anything runs, a suite whose checks need decisions for a bundle whose
+    /// output kind is `raw`: they would compare nothing. Names the first such check.
+    pub fn refuse_undecidable(&self, output: &crate::model::manifest::OutputSpec) -> Result<()> {
+        if !matches!(output, crate::model::manifest::OutputSpec::Raw(_)) {
+            return Ok(());
+        }
+        match self.checks.iter().find(|c| c.kind.needs_decisions()) {
+            Some(c) => Err(Error::config(
+                &self.path,
+                format!("checks.{}", c.name),
+                format!(
+                    "a {} check needs decisions, and the bundle's output kind is `raw` (give the \
+                     manifest a decoder, or gate a raw model on latency, cold start, memory and \
+                     parity)",
+                    c.kind.name()
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}

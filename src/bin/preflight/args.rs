@@ -129,6 +129,10 @@ pub(crate) enum Command {
         /// Hardware profile name (see targets/) or a profile .toml file.
         #[arg(long)]
         target: Option<String>,
+        /// Accept a --target made for another CPU architecture, to preview its thresholds
+        /// (the report says so; emulated profiles are refused regardless).
+        #[arg(long)]
+        target_mismatch_ok: bool,
         /// Treat a degraded verdict as failed.
         #[arg(long)]
         strict: bool,

@@ -129,6 +129,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             jobs,
             threads,
             target,
+            target_mismatch_ok,
             strict,
             trust,
             seed,
@@ -151,6 +152,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 strict,
                 trust: policy(&trust)?,
                 unit_id,
+                target_mismatch_ok,
             };
             let screen = screen.map(|p| {
                 let size = match screen_size {

@@ -57,6 +57,11 @@
 #endif
 
 #if defined(PREFLIGHT_CAPI)
+// Bytes of a class label kept in [`PreflightClass`], the terminating NUL included.
+#define PREFLIGHT_LABEL_BYTES 64
+#endif
+
+#if defined(PREFLIGHT_CAPI)
 // An opaque running model.
 typedef struct PreflightRuntime PreflightRuntime;
 #endif
@@ -97,6 +102,29 @@ typedef struct PreflightHealth {
   // model has none.
   float outside_share;
 } PreflightHealth;
+#endif
+
+#if defined(PREFLIGHT_CAPI)
+// One class of a classifier's result.
+typedef struct PreflightClass {
+  // Class index in the model's output.
+  uint32_t index;
+  // Score after the activation.
+  float score;
+  // The label (from the bundle's labels file, or `class N`), NUL-terminated UTF-8, cut at
+  // a character boundary to at most 63 bytes.
+  char label[PREFLIGHT_LABEL_BYTES];
+} PreflightClass;
+#endif
+
+#if defined(PREFLIGHT_CAPI)
+// A keypoint in the frame's pixel coordinates.
+typedef struct PreflightPoint {
+  // Horizontal position.
+  float x;
+  // Vertical position.
+  float y;
+} PreflightPoint;
 #endif
 
 #ifdef __cplusplus
@@ -229,6 +257,51 @@ int32_t preflight_start_trusted(const char *bundle_dir,
 // # Safety
 // `rt` is null or a live runtime from `preflight_start`.
 int32_t preflight_reload(struct PreflightRuntime *rt);
+#endif
+
+#if defined(PREFLIGHT_CAPI)
+// Runs one frame through a classifier. The frame is as for `preflight_infer`. Writes up to
+// `capacity` classes, best first, into `out` and how many the model ranked into `*found`;
+// returns `PREFLIGHT_CAPACITY` when there were more (the best were kept).
+//
+// # Safety
+// `rt` comes from `preflight_start`; `pixels` points to `height * stride` readable bytes;
+// `out` to `capacity` writable classes (may be null when `capacity` is 0); `found` is valid
+// and is written on every path.
+int32_t preflight_classify(struct PreflightRuntime *rt,
+                           const uint8_t *pixels,
+                           uint32_t width,
+                           uint32_t height,
+                           uint32_t stride,
+                           uint32_t channels,
+                           struct PreflightClass *out,
+                           size_t capacity,
+                           size_t *found);
+#endif
+
+#if defined(PREFLIGHT_CAPI)
+// The keypoints of detection `index` of the last frame `preflight_infer` ran on this thread
+// (BlazeFace: eyes, nose, mouth, ears). Writes up to `capacity` into `out` and their count
+// into `*found`; `PREFLIGHT_CAPACITY` when there were more, `PREFLIGHT_INVALID_ARGUMENT`
+// when the last frame had no detection `index`.
+//
+// # Safety
+// `out` points to `capacity` writable points (may be null when `capacity` is 0); `found` is
+// valid and is written on every path.
+int32_t preflight_keypoints(size_t index,
+                            struct PreflightPoint *out,
+                            size_t capacity,
+                            size_t *found);
+#endif
+
+#if defined(PREFLIGHT_CAPI)
+// Re-runs the checks the suite lists under `recheck` on the loaded model (say, parity on
+// three cases), while serving goes on. `PREFLIGHT_OK` when their verdict allows serving,
+// `PREFLIGHT_REFUSED` when not; either way the report is in `preflight_last_report_json`.
+//
+// # Safety
+// `rt` is null or a live runtime from `preflight_start`.
+int32_t preflight_recheck(const struct PreflightRuntime *rt);
 #endif
 
 #ifdef __cplusplus

@@ -51,7 +51,7 @@ mod calls {
         std::fs::copy(src.join("cases/astronaut.png"), dir.path().join("astronaut.png")).unwrap();
         std::fs::write(
             dir.path().join("suite.toml"),
-            "name = \"capi\"\n[[cases]]\nid = \"astronaut\"\nimage = \"astronaut.png\"\nobjects = 1\n\
+            "name = \"capi\"\nrecheck = [\"one-face\"]\n[[cases]]\nid = \"astronaut\"\nimage = \"astronaut.png\"\nobjects = 1\n\
              [[checks]]\nname = \"one-face\"\nkind = \"accuracy\"\nseverity = \"critical\"\n\
              metric = \"count_match\"\ncases = [\"astronaut\"]\nthreshold = 1.0\n",
         )
@@ -309,6 +309,104 @@ mod calls {
         assert!(!preflight_last_report_json().is_null());
         assert_eq!(version(rt), "1.3.0");
         assert_eq!(unsafe { preflight_reload(ptr::null_mut()) }, PREFLIGHT_INVALID_ARGUMENT);
+        // SAFETY: freed once.
+        unsafe { preflight_free(rt) };
+    }
+
+    #[test]
+    fn keypoints_recheck_and_classes_reach_c() {
+        let bundle = small_bundle();
+        let rt = start(bundle.path());
+        let img =
+            preflight::prelude::load_image(&bundle.path().join("astronaut.png")).unwrap().to_rgb8();
+        let (w, h) = img.dimensions();
+        let mut found = 0usize;
+        let mut det = [PreflightDetection::default(); 4];
+        let mut points = [PreflightPoint::default(); 8];
+        let mut classes = [PreflightClass { index: 0, score: 0.0, label: [0; 64] }; 2];
+        // SAFETY: `rt` is live; the frame holds `h * 3w` bytes; every out array holds the
+        // capacity given with it.
+        unsafe {
+            let code =
+                preflight_infer(rt, img.as_ptr(), w, h, 3 * w, 3, det.as_mut_ptr(), 4, &mut found);
+            assert_eq!((code, found), (PREFLIGHT_OK, 1), "{}", last_error());
+            assert_eq!(preflight_keypoints(0, points.as_mut_ptr(), 8, &mut found), PREFLIGHT_OK);
+            assert_eq!(found, 6, "BlazeFace: eyes, nose, mouth, ears");
+            let d = det[0];
+            for p in &points[..6] {
+                assert!(p.x >= d.x0 - 20.0 && p.x <= d.x1 + 20.0, "{p:?} vs {d:?}");
+                assert!(p.y >= d.y0 - 20.0 && p.y <= d.y1 + 20.0, "{p:?} vs {d:?}");
+            }
+            assert_eq!(
+                preflight_keypoints(0, points.as_mut_ptr(), 2, &mut found),
+                PREFLIGHT_CAPACITY
+            );
+            assert_eq!(found, 6);
+            assert_eq!(
+                preflight_keypoints(1, points.as_mut_ptr(), 8, &mut found),
+                PREFLIGHT_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                preflight_keypoints(0, ptr::null_mut(), 1, &mut found),
+                PREFLIGHT_INVALID_ARGUMENT
+            );
+
+            assert_eq!(preflight_recheck(rt), PREFLIGHT_OK, "{}", last_error());
+            let json = preflight_last_report_json();
+            let text = CStr::from_ptr(json).to_string_lossy().into_owned();
+            preflight_string_free(json);
+            assert!(text.contains("\"one-face\""), "{text}");
+            assert_eq!(preflight_recheck(ptr::null()), PREFLIGHT_INVALID_ARGUMENT);
+
+            // A detector is not a classifier.
+            let code = preflight_classify(
+                rt,
+                img.as_ptr(),
+                w,
+                h,
+                3 * w,
+                3,
+                classes.as_mut_ptr(),
+                2,
+                &mut found,
+            );
+            assert_eq!((code, found), (PREFLIGHT_ERROR, 0));
+            assert!(last_error().contains("not a classifier"), "{}", last_error());
+            preflight_free(rt);
+        }
+    }
+
+    /// The PP-OCR direction classifier through C: labels and scores, best first.
+    #[test]
+    fn fetched_classes_reach_c_with_their_labels() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let rt = start(&root.join("models/ppocr-cls"));
+        let mut found = 0usize;
+        let mut classes = [PreflightClass { index: 0, score: 0.0, label: [0; 64] }; 2];
+        for (file, want) in [("line_03.png", "0"), ("line_03_180.png", "180")] {
+            let path = root.join("models/ppocr-cls/cases").join(file);
+            let img = preflight::prelude::load_image(&path).unwrap().to_rgb8();
+            let (w, h) = img.dimensions();
+            // SAFETY: `rt` is live; the frame holds `h * 3w` bytes; `classes` holds 2.
+            let code = unsafe {
+                preflight_classify(
+                    rt,
+                    img.as_ptr(),
+                    w,
+                    h,
+                    3 * w,
+                    3,
+                    classes.as_mut_ptr(),
+                    2,
+                    &mut found,
+                )
+            };
+            assert_eq!((code, found), (PREFLIGHT_OK, 2), "{}", last_error());
+            // SAFETY: the label is NUL-terminated within its 64 bytes.
+            let label = unsafe { CStr::from_ptr(classes[0].label.as_ptr()) }.to_str().unwrap();
+            assert_eq!(label, want, "{file}");
+            assert!(classes[0].score >= classes[1].score);
+        }
         // SAFETY: freed once.
         unsafe { preflight_free(rt) };
     }

@@ -129,11 +129,13 @@ arch_vars() {
   case "$1" in
     aarch64)
       triple=aarch64-unknown-linux-gnu qemu=qemu-aarch64-static sysroot=/usr/aarch64-linux-gnu
+      cc=aarch64-linux-gnu-gcc
       cpu=${QEMU_CPU_AARCH64:-cortex-a72}
       run_env=(TRACT_CPU_AARCH64_KIND=a72)
       tdir="$arm_target_dir" build_env=() build_flags=() ;;
     armv7)
       triple=armv7-unknown-linux-gnueabihf qemu=qemu-arm-static sysroot=/usr/arm-linux-gnueabihf
+      cc=arm-linux-gnueabihf-gcc
       cpu=${QEMU_CPU_ARMV7:-cortex-a15}
       run_env=(TRACT_CPU_ARM32_NEON=true)
       tdir="$arm_target_dir/build-std"
@@ -144,7 +146,7 @@ arch_vars() {
 }
 
 build_arch() {
-  local arch=$1 triple qemu sysroot cpu tdir bin t code
+  local arch=$1 triple qemu sysroot cpu tdir bin t code cc
   local -a build_env build_flags run_env
   arch_vars "$arch"
   case "$arch" in
@@ -166,12 +168,22 @@ build_arch() {
   note "build $arch: $(dur $(($(now) - t)))$([ $code = 0 ] || echo ", FAILED (exit $code)")"
   [ $code = 0 ] || return 1
   if command -v file >/dev/null; then file -b "$bin" | cut -c1-100; fi
+  # Firmware in C: the static library and the C example, linked as on the board.
+  say "build $triple: libpreflight.a (capi) and examples/c/firmware.c"
+  t=$(now)
+  code=0
+  env CARGO_TARGET_DIR="$tdir" "${build_env[@]}" "$cargo" rustc --locked --profile "$profile" \
+    --target "$triple" --lib --features capi --crate-type staticlib "${build_flags[@]}" || code=$?
+  [ $code = 0 ] && { "$cc" -Wall -Wextra -Werror examples/c/firmware.c -Iinclude \
+    "$(dirname "$bin")/libpreflight.a" -lm -lpthread -ldl -o "$(dirname "$bin")/firmware-c" || code=$?; }
+  note "build C $arch: $(dur $(($(now) - t)))$([ $code = 0 ] || echo ", FAILED (exit $code)")"
+  [ $code = 0 ] || return 1
 }
 
 # Runs the binary under qemu: a `run` on astronaut.png, then each bundle's emulated suite
 # ([suites] emulated, models/*/suite-emulated.toml: decisions and parity, no timing) with --target qemu-<arch>.
 emulate_arch() {
-  local arch=$1 triple qemu sysroot cpu tdir bin t code bundle
+  local arch=$1 triple qemu sysroot cpu tdir bin t code bundle cc
   local -a build_env build_flags run_env
   arch_vars "$arch"
   local -a emu=(env "${run_env[@]}" "$qemu" -cpu "$cpu" -L "$sysroot" "$bin")
@@ -192,6 +204,25 @@ print(f"astronaut.png on {arch}: {len(dets)} detection(s): {desc}")
 if len(dets) != 1 or dets[0]["score"] < 0.75:
     sys.exit(f"{path}: expected exactly one detection with score >= 0.75")
 PY
+
+  # The C example on the board's static library: the default bundle with its emulated suite as
+  # the boot suite (the full boot suite's latency runs mean nothing under qemu, and take long).
+  say "$arch: C firmware example under $qemu"
+  local cbundle="reports/arm/$arch-c-bundle"
+  rm -rf "$cbundle" && cp -r models/blazeface "$cbundle"
+  sed -i 's/^boot = "suite.toml"/boot = "suite-emulated.toml"/' "$cbundle/bundle.toml"
+  python3 tools/png_to_pnm.py models/blazeface/cases/astronaut.png "reports/arm/$arch-astronaut.ppm"
+  t=$(now)
+  code=0
+  env "${run_env[@]}" "$qemu" -cpu "$cpu" -L "$sysroot" "$(dirname "$bin")/firmware-c" "$cbundle" \
+    "reports/arm/$arch-astronaut.ppm" >"reports/arm/$arch-firmware-c.txt" || code=$?
+  cat "reports/arm/$arch-firmware-c.txt"
+  note "C example $arch: $(dur $(($(now) - t))), exit $code"
+  if [ $code != 0 ] || ! grep -q "^verdict: pass" "reports/arm/$arch-firmware-c.txt" ||
+    ! grep -q "astronaut.ppm: 1 detection" "reports/arm/$arch-firmware-c.txt"; then
+    note "C example $arch: FAILED"
+    return 1
+  fi
 
   local failed=0
   for bundle in "${bundles[@]}"; do

@@ -12,8 +12,12 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod lifecycle;
+mod results;
 
 pub use lifecycle::{preflight_reload, preflight_start, preflight_start_trusted};
+pub use results::{
+    preflight_classify, preflight_keypoints, preflight_recheck, PreflightClass, PreflightPoint,
+};
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
@@ -92,6 +96,7 @@ pub struct PreflightHealth {
 
 thread_local! {
     static LAST_INSIDE: std::cell::Cell<i32> = const { std::cell::Cell::new(-1) };
+    static LAST_KEYPOINTS: RefCell<Vec<Vec<[f32; 2]>>> = const { RefCell::new(Vec::new()) };
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
     static LAST_REPORT: RefCell<Option<String>> = const { RefCell::new(None) };
 }
@@ -179,34 +184,16 @@ pub unsafe extern "C" fn preflight_infer(
             set_error("preflight_infer: runtime is null");
             return PREFLIGHT_INVALID_ARGUMENT;
         };
-        if pixels.is_null() {
-            set_error("preflight_infer: pixels is null");
-            return PREFLIGHT_INVALID_ARGUMENT;
-        }
         if out.is_null() && capacity > 0 {
             set_error("preflight_infer: out is null but capacity > 0");
             return PREFLIGHT_INVALID_ARGUMENT;
         }
-        let Some((row, len)) = frame_layout(width, height, stride, channels) else {
-            set_error(format!(
-                "preflight_infer: bad frame {width}x{height}, {channels} channels, stride {stride}"
-            ));
-            return PREFLIGHT_INVALID_ARGUMENT;
-        };
-        // SAFETY: `pixels` is not null and the caller promises `height * stride` readable
-        // bytes; `len` is that product, computed without overflow.
-        let data = unsafe { std::slice::from_raw_parts(pixels, len) };
-        let packed: Vec<u8> =
-            data.chunks(stride as usize).flat_map(|r| &r[..row]).copied().collect();
-        let image = if channels == 3 {
-            RgbImage::from_raw(width, height, packed).map(DynamicImage::ImageRgb8)
-        } else {
-            GrayImage::from_raw(width, height, packed).map(DynamicImage::ImageLuma8)
-        };
-        let Some(image) = image else {
-            set_error("preflight_infer: buffer does not match its size");
-            return PREFLIGHT_INVALID_ARGUMENT;
-        };
+        // SAFETY: the caller promises `pixels` holds `height * stride` readable bytes.
+        let image =
+            match unsafe { frame("preflight_infer", pixels, width, height, stride, channels) } {
+                Ok(image) => image,
+                Err(code) => return code,
+            };
         let inference = match rt.inner.infer(&image) {
             Ok(i) => i,
             Err(e) => {
@@ -217,6 +204,7 @@ pub unsafe extern "C" fn preflight_infer(
         if let Some(v) = &inference.envelope {
             LAST_INSIDE.with(|c| c.set(i32::from(v.inside)));
         }
+        LAST_KEYPOINTS.with(|k| k.borrow_mut().clear());
         let detections = match inference.prediction {
             Prediction::Detections { detections, .. } => detections,
             _ => {
@@ -225,6 +213,9 @@ pub unsafe extern "C" fn preflight_infer(
             }
         };
         *found = detections.len();
+        LAST_KEYPOINTS.with(|k| {
+            *k.borrow_mut() = detections.iter().map(|d| d.keypoints.clone()).collect();
+        });
         for (i, d) in detections.iter().take(capacity).enumerate() {
             let [x0, y0, x1, y1] = d.bbox;
             // SAFETY: `out` is not null here (capacity > 0) and the caller promises
@@ -249,6 +240,43 @@ pub unsafe extern "C" fn preflight_infer(
 #[no_mangle]
 pub extern "C" fn preflight_last_frame_inside() -> i32 {
     LAST_INSIDE.with(|c| c.get())
+}
+
+/// The caller's frame as an image, or the code (with the message set) why it cannot be one.
+///
+/// # Safety
+/// `pixels` is null or points to `height * stride` readable bytes.
+unsafe fn frame(
+    who: &str,
+    pixels: *const u8,
+    width: u32,
+    height: u32,
+    stride: u32,
+    channels: u32,
+) -> Result<DynamicImage, i32> {
+    if pixels.is_null() {
+        set_error(format!("{who}: pixels is null"));
+        return Err(PREFLIGHT_INVALID_ARGUMENT);
+    }
+    let Some((row, len)) = frame_layout(width, height, stride, channels) else {
+        set_error(format!(
+            "{who}: bad frame {width}x{height}, {channels} channels, stride {stride}"
+        ));
+        return Err(PREFLIGHT_INVALID_ARGUMENT);
+    };
+    // SAFETY: `pixels` is not null and the caller promises `height * stride` readable bytes;
+    // `len` is that product, computed without overflow.
+    let data = unsafe { std::slice::from_raw_parts(pixels, len) };
+    let packed: Vec<u8> = data.chunks(stride as usize).flat_map(|r| &r[..row]).copied().collect();
+    let image = if channels == 3 {
+        RgbImage::from_raw(width, height, packed).map(DynamicImage::ImageRgb8)
+    } else {
+        GrayImage::from_raw(width, height, packed).map(DynamicImage::ImageLuma8)
+    };
+    image.ok_or_else(|| {
+        set_error(format!("{who}: buffer does not match its size"));
+        PREFLIGHT_INVALID_ARGUMENT
+    })
 }
 
 /// The packed row length and the buffer length of a frame, or `None` when the frame is

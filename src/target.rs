@@ -36,6 +36,10 @@ pub struct TargetProfile {
     /// run on this board; empty: signatures are not required.
     #[serde(default)]
     pub trusted_keys: Vec<String>,
+    /// Whether suites may capture cases from this board's camera at check time
+    /// (`capture = [...]` in a case), as `--allow-capture` allows for one run.
+    #[serde(default)]
+    pub allow_capture: bool,
     /// Where the profile was read from (`targets/<name>.toml` when built in).
     #[serde(skip)]
     pub source: std::path::PathBuf,

@@ -534,3 +534,50 @@ fn a_foreign_target_previews_only_on_request() {
         assert_eq!(o.status.code(), Some(2), "an emulated foreign profile is never accepted");
     }
 }
+
+/// Factory acceptance with the unit's own camera: a case captured at check time by a
+/// command (here a stand-in that copies a photo), run only when the operator allows it,
+/// within its timeout, its failures named.
+#[test]
+fn captured_cases_run_only_when_allowed_and_fail_loudly() {
+    let b = ScratchBundle::new();
+    let suite = |capture: &str| {
+        format!(
+            "name = \"capture\"\n[[cases]]\nid = \"live\"\ncapture = {capture}\ncapture_timeout_s = 2\n\
+             objects = 1\n[[checks]]\nname = \"face-on-the-live-frame\"\nkind = \"accuracy\"\n\
+             severity = \"critical\"\nmetric = \"count_match\"\ncases = [\"live\"]\nthreshold = 1.0\n"
+        )
+    };
+    let path = b.path().join("capture.toml");
+    let write = |capture: &str| std::fs::write(&path, suite(capture)).unwrap();
+    let frames = tempfile::tempdir().unwrap();
+    let args = |extra: &[&str]| {
+        let mut a = vec!["check", b.arg(), "--suite", path.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        a.push("--capture-dir");
+        a.push(frames.path().to_str().unwrap());
+        preflight(&a)
+    };
+    write(r#"["cp", "cases/astronaut.png", "{out}"]"#);
+    let o = args(&[]);
+    assert_one_line_error(&o, &["capture.toml", "cases[0].capture", "--allow-capture"]);
+    let o = args(&["--allow-capture"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("✓ face-on-the-live-frame"), "{}", stdout(&o));
+    assert!(frames.path().join("live.png").is_file(), "the captured frame is kept");
+
+    write(r#"["sh", "-c", "echo no camera on /dev/video0 >&2; exit 3"]"#);
+    let o = args(&["--allow-capture"]);
+    assert_one_line_error(&o, &["case \"live\"", "failed", "no camera on /dev/video0"]);
+    write(r#"["sleep", "30"]"#);
+    let started = std::time::Instant::now();
+    let o = args(&["--allow-capture"]);
+    assert_one_line_error(&o, &["did not finish within 2.0 s"]);
+    assert!(started.elapsed().as_secs() < 20, "killed at its timeout");
+    write(r#"["true"]"#);
+    let o = args(&["--allow-capture"]);
+    assert_one_line_error(&o, &["the command wrote no"]);
+    write(r#"[]"#);
+    let o = args(&["--allow-capture"]);
+    assert_one_line_error(&o, &["cases[0].capture", "the command is empty"]);
+}

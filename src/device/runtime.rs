@@ -48,6 +48,12 @@ pub struct StartOptions {
     /// its thresholds; the report says the profile does not describe this machine. An
     /// emulated profile of another architecture is refused regardless: it would skip timing.
     pub target_mismatch_ok: bool,
+    /// Let the suite's capture commands run (cases captured live from the unit's camera);
+    /// a target profile's `allow_capture` allows them too.
+    pub allow_capture: bool,
+    /// Where captured frames are written (default: a directory under the system's temp
+    /// directory, kept after the run as evidence).
+    pub capture_dir: Option<PathBuf>,
 }
 
 impl StartOptions {
@@ -380,6 +386,16 @@ fn run(
         }
     };
     suite.refuse_undecidable(&bundle.manifest().output)?;
+    let mut suite = suite;
+    if suite.captures() {
+        let allowed =
+            options.allow_capture || options.target.as_ref().is_some_and(|t| t.allow_capture);
+        let dir = options.capture_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("preflight-capture-{}", std::process::id()))
+        });
+        suite.capture_frames(&dir, allowed)?;
+        log::info!("captured frames in {}", dir.display());
+    }
     let mut model = Model::from_bundle(bundle)?;
     model.set_threads(options.inference_threads())?;
     // Cold start: from nothing loaded to the first result, on the first case. A case that

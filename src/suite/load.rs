@@ -59,6 +59,11 @@ struct RawCase {
     label: Option<String>,
     #[serde(default)]
     text: Option<String>,
+    /// A command writing the case's frame at check time (`{out}`: the file to write).
+    #[serde(default)]
+    capture: Option<Vec<String>>,
+    #[serde(default)]
+    capture_timeout_s: Option<f64>,
 }
 
 impl Suite {
@@ -183,12 +188,56 @@ impl Suite {
     }
 }
 
+/// A case's capture command and timeout, checked.
+fn capture_of(
+    file: &Path,
+    key: &dyn Fn(&str) -> String,
+    rc: &RawCase,
+) -> Result<Option<super::capture::Capture>> {
+    let Some(command) = &rc.capture else {
+        if rc.capture_timeout_s.is_some() {
+            return Err(Error::config(file, key("capture_timeout_s"), "set without `capture`"));
+        }
+        return Ok(None);
+    };
+    if command.first().is_none_or(|p| p.trim().is_empty()) {
+        return Err(Error::config(file, key("capture"), "the command is empty"));
+    }
+    if rc.image.is_some() || rc.glob.is_some() {
+        return Err(Error::config(
+            file,
+            key("capture"),
+            "give exactly one of `image`, `glob` or `capture`",
+        ));
+    }
+    let timeout = match rc.capture_timeout_s {
+        None => super::capture::DEFAULT_CAPTURE_TIMEOUT,
+        Some(t) if t.is_finite() && t > 0.0 && t <= 600.0 => std::time::Duration::from_secs_f64(t),
+        Some(t) => {
+            return Err(Error::config(
+                file,
+                key("capture_timeout_s"),
+                format!("must be within 0..=600 seconds, got {t}"),
+            ))
+        }
+    };
+    Ok(Some(super::capture::Capture { command: command.clone(), timeout }))
+}
+
 fn resolve_cases(file: &Path, dir: &Path, raw: Vec<RawCase>) -> Result<Vec<Case>> {
     let mut cases = Vec::new();
     let mut ids = HashSet::new();
     for (i, rc) in raw.into_iter().enumerate() {
         let key = |k: &str| format!("cases[{i}].{k}");
+        let capture = capture_of(file, &key, &rc)?;
         let paths: Vec<PathBuf> = match (&rc.image, &rc.glob) {
+            // The frame is written at check time; until then the case names where.
+            (None, None) if capture.is_some() => {
+                let id = rc.id.as_deref().ok_or_else(|| {
+                    Error::config(file, format!("cases[{i}]"), "a captured case needs an `id`")
+                })?;
+                vec![dir.join(format!("{id}.png"))]
+            }
             (Some(image), None) => vec![resolve(dir, file, &key("image"), image)?],
             (None, Some(pattern)) => {
                 resolve(dir, file, &key("glob"), pattern)?;
@@ -230,7 +279,7 @@ fn resolve_cases(file: &Path, dir: &Path, raw: Vec<RawCase>) -> Result<Vec<Case>
                 return Err(Error::config(
                     file,
                     format!("cases[{i}]"),
-                    "give exactly one of `image` or `glob`",
+                    "give exactly one of `image`, `glob` or `capture`",
                 ))
             }
         };
@@ -267,6 +316,7 @@ fn resolve_cases(file: &Path, dir: &Path, raw: Vec<RawCase>) -> Result<Vec<Case>
                 boxes: rc.boxes.clone(),
                 label: rc.label.clone(),
                 text: rc.text.clone(),
+                capture: capture.clone(),
             });
         }
     }

@@ -152,6 +152,7 @@ mod tests {
             boxes: vec![],
             label: None,
             text: None,
+            capture: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! perturbations and goldens → gate (verdict) → report (JSON, text, JUnit). This layer uses
 //! the `model` layer and never the `device` layer.
 
+pub mod capture;
 pub(crate) mod checks;
 pub(crate) mod envelope;
 pub mod evidence;

@@ -49,6 +49,8 @@ pub struct Case {
     pub label: Option<String>,
     /// Text recognition: the text the image shows.
     pub text: Option<String>,
+    /// Captured at check time by a command (the case's image is then the frame it wrote).
+    pub capture: Option<super::capture::Capture>,
 }
 
 /// How much a failing check matters.

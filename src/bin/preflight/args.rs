@@ -133,6 +133,13 @@ pub(crate) enum Command {
         /// (the report says so; emulated profiles are refused regardless).
         #[arg(long)]
         target_mismatch_ok: bool,
+        /// Run the suite's capture commands (cases captured live from this unit's camera).
+        #[arg(long)]
+        allow_capture: bool,
+        /// Where captured frames are written (default: a new directory under the system's
+        /// temp directory, kept as evidence).
+        #[arg(long, value_name = "DIR")]
+        capture_dir: Option<PathBuf>,
         /// Treat a degraded verdict as failed.
         #[arg(long)]
         strict: bool,

@@ -130,6 +130,8 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             threads,
             target,
             target_mismatch_ok,
+            allow_capture,
+            capture_dir,
             strict,
             trust,
             seed,
@@ -153,6 +155,8 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 trust: policy(&trust)?,
                 unit_id,
                 target_mismatch_ok,
+                allow_capture,
+                capture_dir,
             };
             let screen = screen.map(|p| {
                 let size = match screen_size {

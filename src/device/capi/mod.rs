@@ -172,26 +172,11 @@ pub unsafe extern "C" fn preflight_infer(
 ) -> i32 {
     guard(|| {
         LAST_INSIDE.with(|c| c.set(-1));
-        // SAFETY: the caller promises `found` is null or valid for writes.
-        let Some(found) = (unsafe { found.as_mut() }) else {
-            set_error("preflight_infer: found is null");
-            return PREFLIGHT_INVALID_ARGUMENT;
-        };
-        // Whatever happens next, the caller reads a defined count.
-        *found = 0;
-        // SAFETY: the caller promises `rt` is null or a live runtime from `preflight_start`.
-        let Some(rt) = (unsafe { rt.as_ref() }) else {
-            set_error("preflight_infer: runtime is null");
-            return PREFLIGHT_INVALID_ARGUMENT;
-        };
-        if out.is_null() && capacity > 0 {
-            set_error("preflight_infer: out is null but capacity > 0");
-            return PREFLIGHT_INVALID_ARGUMENT;
-        }
-        // SAFETY: the caller promises `pixels` holds `height * stride` readable bytes.
-        let image =
-            match unsafe { frame("preflight_infer", pixels, width, height, stride, channels) } {
-                Ok(image) => image,
+        let frame = Frame { pixels, width, height, stride, channels };
+        // SAFETY: the caller's promises are `frame_call`'s.
+        let (rt, image, found) =
+            match unsafe { frame_call("preflight_infer", rt, frame, out, capacity, found) } {
+                Ok(ok) => ok,
                 Err(code) => return code,
             };
         let inference = match rt.inner.infer(&image) {
@@ -242,11 +227,53 @@ pub extern "C" fn preflight_last_frame_inside() -> i32 {
     LAST_INSIDE.with(|c| c.get())
 }
 
+/// A caller's frame: `height` rows of `stride` bytes at `pixels`, each `width` pixels of
+/// `channels` bytes.
+pub(crate) struct Frame {
+    pub(crate) pixels: *const u8,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) stride: u32,
+    pub(crate) channels: u32,
+}
+
+/// The checks every frame call makes, in order: `found` (zeroed at once, so the caller reads
+/// a defined count whatever happens), the runtime, `out` against `capacity`, the frame.
+///
+/// # Safety
+/// `rt` is null or a live runtime; `found` is null or valid for writes; `frame.pixels` is
+/// null or points to `height * stride` readable bytes.
+pub(crate) unsafe fn frame_call<'a, T>(
+    who: &str,
+    rt: *const PreflightRuntime,
+    frame: Frame,
+    out: *mut T,
+    capacity: usize,
+    found: *mut usize,
+) -> Result<(&'a PreflightRuntime, DynamicImage, &'a mut usize), i32> {
+    let invalid = |what: &str| {
+        set_error(format!("{who}: {what}"));
+        PREFLIGHT_INVALID_ARGUMENT
+    };
+    // SAFETY: the caller promises `found` is null or valid for writes.
+    let found = unsafe { found.as_mut() }.ok_or_else(|| invalid("found is null"))?;
+    *found = 0;
+    // SAFETY: the caller promises `rt` is null or a live runtime from `preflight_start`.
+    let rt = unsafe { rt.as_ref() }.ok_or_else(|| invalid("runtime is null"))?;
+    if out.is_null() && capacity > 0 {
+        return Err(invalid("out is null but capacity > 0"));
+    }
+    let Frame { pixels, width, height, stride, channels } = frame;
+    // SAFETY: the caller promises `pixels` is null or holds `height * stride` bytes.
+    let image = unsafe { decode_frame(who, pixels, width, height, stride, channels) }?;
+    Ok((rt, image, found))
+}
+
 /// The caller's frame as an image, or the code (with the message set) why it cannot be one.
 ///
 /// # Safety
 /// `pixels` is null or points to `height * stride` readable bytes.
-unsafe fn frame(
+unsafe fn decode_frame(
     who: &str,
     pixels: *const u8,
     width: u32,

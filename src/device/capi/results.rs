@@ -4,8 +4,9 @@
 use std::ffi::c_char;
 
 use super::{
-    frame, guard, set_error, PreflightRuntime, LAST_KEYPOINTS, LAST_REPORT, PREFLIGHT_CAPACITY,
-    PREFLIGHT_ERROR, PREFLIGHT_INVALID_ARGUMENT, PREFLIGHT_OK, PREFLIGHT_REFUSED,
+    frame_call, guard, set_error, Frame, PreflightRuntime, LAST_KEYPOINTS, LAST_REPORT,
+    PREFLIGHT_CAPACITY, PREFLIGHT_ERROR, PREFLIGHT_INVALID_ARGUMENT, PREFLIGHT_OK,
+    PREFLIGHT_REFUSED,
 };
 use crate::model::decode::Prediction;
 
@@ -69,25 +70,11 @@ pub unsafe extern "C" fn preflight_classify(
     found: *mut usize,
 ) -> i32 {
     guard(|| {
-        // SAFETY: the caller promises `found` is null or valid for writes.
-        let Some(found) = (unsafe { found.as_mut() }) else {
-            set_error("preflight_classify: found is null");
-            return PREFLIGHT_INVALID_ARGUMENT;
-        };
-        *found = 0;
-        // SAFETY: the caller promises `rt` is null or a live runtime from `preflight_start`.
-        let Some(rt) = (unsafe { rt.as_ref() }) else {
-            set_error("preflight_classify: runtime is null");
-            return PREFLIGHT_INVALID_ARGUMENT;
-        };
-        if out.is_null() && capacity > 0 {
-            set_error("preflight_classify: out is null but capacity > 0");
-            return PREFLIGHT_INVALID_ARGUMENT;
-        }
-        // SAFETY: the caller promises `pixels` holds `height * stride` readable bytes.
-        let image =
-            match unsafe { frame("preflight_classify", pixels, width, height, stride, channels) } {
-                Ok(image) => image,
+        let frame = Frame { pixels, width, height, stride, channels };
+        // SAFETY: the caller's promises are `frame_call`'s.
+        let (rt, image, found) =
+            match unsafe { frame_call("preflight_classify", rt, frame, out, capacity, found) } {
+                Ok(ok) => ok,
                 Err(code) => return code,
             };
         let classes = match rt.inner.infer(&image).map(|i| i.prediction) {

@@ -15,9 +15,9 @@ use super::history::prune;
 use super::runtime::{check, StartOptions};
 use super::slots::{copy_file, copy_tree, current_slot, LogEntry, Root, REPORTS};
 use crate::error::{Error, Result};
-use crate::files::{sha256_hex, write_atomically};
+use crate::files::write_atomically;
 use crate::model::bundle::{Bundle, BUNDLED_CACHE_DIR};
-use crate::model::signature::verify;
+use crate::model::signature::{hash_file, verify};
 use crate::model::{DecodeOptions, Model, Prediction};
 use crate::suite::report::{Report, Started};
 use crate::suite::run::parallel;
@@ -139,7 +139,7 @@ pub fn install(
     // The log names where a bundle came from, wherever the command was run.
     let source_name = source.canonicalize().unwrap_or_else(|_| source.to_path_buf());
     let root = Root::lock(dir, true)?;
-    let mut removed = root.clean()?;
+    let removed = root.clean()?;
     let policy = options.start.trust_policy()?;
     let bundle = Bundle::open(source)?;
     verify(&bundle, &policy)?;
@@ -185,6 +185,7 @@ pub fn install(
     };
     report.slot = name.clone();
     report.source = source_name.display().to_string();
+    report.removed = removed;
     std::fs::create_dir_all(dir.join(REPORTS)).map_err(|e| Error::io(dir.join(REPORTS), e))?;
     if !report.switched {
         write_atomically(&root.report(&name), report.to_json().as_bytes())?;
@@ -198,8 +199,7 @@ pub fn install(
         let _ = hook(Stage::Switch, "link");
     })?;
     stage(hook, Stage::Switched, "")?;
-    removed.extend(prune(&root, &name, options.keep.max(1))?);
-    report.removed = removed;
+    report.removed.extend(prune(&root, &name, options.keep.max(1))?);
     write_atomically(&root.report(&name), report.to_json().as_bytes())?;
     root.log(&entry("switched", previous, report.reason.clone()))?;
     Ok(report)
@@ -253,8 +253,7 @@ fn verify_copy(bundle: &Bundle, copy: &Path, files: &[String]) -> Result<()> {
             _ => bundle.dir().join(rel),
         };
         let to = copy.join(rel);
-        let read = |p: &Path| std::fs::read(p).map(|b| sha256_hex(&b)).map_err(|e| Error::io(p, e));
-        if read(&from)? != read(&to)? {
+        if hash_file(&from)? != hash_file(&to)? {
             return Err(Error::io(
                 &to,
                 std::io::Error::new(

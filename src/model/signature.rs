@@ -218,7 +218,7 @@ fn walk(
 }
 
 /// sha256 of a file, streamed (a bundle's cases are never all in memory at once).
-fn hash_file(path: &Path) -> Result<String> {
+pub(crate) fn hash_file(path: &Path) -> Result<String> {
     let mut hasher = Sha256::new();
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;

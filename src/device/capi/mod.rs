@@ -201,21 +201,38 @@ pub unsafe extern "C" fn preflight_infer(
         LAST_KEYPOINTS.with(|k| {
             *k.borrow_mut() = detections.iter().map(|d| d.keypoints.clone()).collect();
         });
-        for (i, d) in detections.iter().take(capacity).enumerate() {
+        let items = detections.iter().map(|d| {
             let [x0, y0, x1, y1] = d.bbox;
-            // SAFETY: `out` is not null here (capacity > 0) and the caller promises
-            // `capacity` writable detections; `i < capacity`.
-            unsafe { out.add(i).write(PreflightDetection { score: d.score, x0, y0, x1, y1 }) };
-        }
-        if detections.len() > capacity {
-            set_error(format!(
-                "{} detections do not fit {capacity}; the best were kept",
-                detections.len()
-            ));
-            return PREFLIGHT_CAPACITY;
-        }
-        PREFLIGHT_OK
+            PreflightDetection { score: d.score, x0, y0, x1, y1 }
+        });
+        // SAFETY: `out` is not null when `capacity > 0` (checked by `frame_call`) and the
+        // caller promises `capacity` writable detections.
+        unsafe { write_out(out, capacity, items, "detections", "; the best were kept") }
     })
+}
+
+/// Writes the first `capacity` of `items` to `out`; `PREFLIGHT_CAPACITY`, with a message
+/// saying how many `what` there were (then `note`), when they did not all fit.
+///
+/// # Safety
+/// When `capacity > 0`, `out` points to `capacity` writable `T`s.
+pub(crate) unsafe fn write_out<T>(
+    out: *mut T,
+    capacity: usize,
+    items: impl ExactSizeIterator<Item = T>,
+    what: &str,
+    note: &str,
+) -> i32 {
+    let total = items.len();
+    for (i, item) in items.take(capacity).enumerate() {
+        // SAFETY: `i < capacity`, and the caller promises `capacity` writable `T`s.
+        unsafe { out.add(i).write(item) };
+    }
+    if total > capacity {
+        set_error(format!("{total} {what} do not fit {capacity}{note}"));
+        return PREFLIGHT_CAPACITY;
+    }
+    PREFLIGHT_OK
 }
 
 /// Whether the last frame `preflight_infer` ran on this thread was inside the operating

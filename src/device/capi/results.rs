@@ -4,9 +4,8 @@
 use std::ffi::c_char;
 
 use super::{
-    frame_call, guard, set_error, Frame, PreflightRuntime, LAST_KEYPOINTS, LAST_REPORT,
-    PREFLIGHT_CAPACITY, PREFLIGHT_ERROR, PREFLIGHT_INVALID_ARGUMENT, PREFLIGHT_OK,
-    PREFLIGHT_REFUSED,
+    frame_call, guard, set_error, write_out, Frame, PreflightRuntime, LAST_KEYPOINTS, LAST_REPORT,
+    PREFLIGHT_ERROR, PREFLIGHT_INVALID_ARGUMENT, PREFLIGHT_OK, PREFLIGHT_REFUSED,
 };
 use crate::model::decode::Prediction;
 
@@ -89,24 +88,14 @@ pub unsafe extern "C" fn preflight_classify(
             }
         };
         *found = classes.len();
-        for (i, c) in classes.iter().take(capacity).enumerate() {
-            let class = PreflightClass {
-                index: u32::try_from(c.index).unwrap_or(u32::MAX),
-                score: c.score,
-                label: label_bytes(&c.label),
-            };
-            // SAFETY: `out` is not null here (capacity > 0) and the caller promises
-            // `capacity` writable classes; `i < capacity`.
-            unsafe { out.add(i).write(class) };
-        }
-        if classes.len() > capacity {
-            set_error(format!(
-                "{} classes do not fit {capacity}; the best were kept",
-                classes.len()
-            ));
-            return PREFLIGHT_CAPACITY;
-        }
-        PREFLIGHT_OK
+        let items = classes.iter().map(|c| PreflightClass {
+            index: u32::try_from(c.index).unwrap_or(u32::MAX),
+            score: c.score,
+            label: label_bytes(&c.label),
+        });
+        // SAFETY: `out` is not null when `capacity > 0` (checked by `frame_call`) and the
+        // caller promises `capacity` writable classes.
+        unsafe { write_out(out, capacity, items, "classes", "; the best were kept") }
     })
 }
 
@@ -142,16 +131,10 @@ pub unsafe extern "C" fn preflight_keypoints(
             return PREFLIGHT_INVALID_ARGUMENT;
         };
         *found = points.len();
-        for (i, [x, y]) in points.iter().take(capacity).enumerate() {
-            // SAFETY: `out` is not null here (capacity > 0) and the caller promises
-            // `capacity` writable points; `i < capacity`.
-            unsafe { out.add(i).write(PreflightPoint { x: *x, y: *y }) };
-        }
-        if points.len() > capacity {
-            set_error(format!("{} keypoints do not fit {capacity}", points.len()));
-            return PREFLIGHT_CAPACITY;
-        }
-        PREFLIGHT_OK
+        let items = points.iter().map(|&[x, y]| PreflightPoint { x, y });
+        // SAFETY: `out` is not null when `capacity > 0` (checked above) and the caller
+        // promises `capacity` writable points.
+        unsafe { write_out(out, capacity, items, "keypoints", "") }
     })
 }
 

@@ -4,6 +4,7 @@
 mod capi;
 mod check;
 mod cli;
+mod docs;
 mod envelope;
 mod errors;
 mod fuzz;

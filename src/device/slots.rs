@@ -366,11 +366,12 @@ fn copy_dir(
     sync_dir(to)
 }
 
-/// Copies one file and fsyncs it.
+/// Copies one file with its permissions (a capture script stays executable) and fsyncs it.
 pub fn copy_file(from: &Path, to: &Path) -> std::io::Result<()> {
     let mut src = std::fs::File::open(from)?;
     let mut dst = std::fs::File::create_new(to)?;
     std::io::copy(&mut src, &mut dst)?;
+    dst.set_permissions(src.metadata()?.permissions())?;
     dst.sync_all()
 }
 
@@ -391,6 +392,18 @@ mod tests {
             source: None,
             reason: String::new(),
         }
+    }
+
+    /// Regression: an installed capture command lost its executable bit (docs/factory.md).
+    #[test]
+    fn copied_files_keep_their_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let (from, to) = (tmp.path().join("grab-frame"), tmp.path().join("copy"));
+        std::fs::write(&from, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&from, std::fs::Permissions::from_mode(0o750)).unwrap();
+        copy_file(&from, &to).unwrap();
+        assert_eq!(std::fs::metadata(&to).unwrap().permissions().mode() & 0o777, 0o750);
     }
 
     #[test]

@@ -40,13 +40,13 @@ pub use error::{Error, Result};
 /// Version of tract this build links, for reports.
 pub const TRACT_VERSION: &str = env!("PREFLIGHT_TRACT_VERSION");
 
-/// The README's Rust snippets, compiled (not run) by `cargo test --doc`, so they cannot drift
-/// from the API.
+/// docs/firmware-rust.md's Rust snippets, compiled (not run) by `cargo test --doc`, so they
+/// cannot drift from the API (tests/docs.rs runs the docs' commands).
 #[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-pub struct ReadmeSnippets;
+#[doc = include_str!("../docs/firmware-rust.md")]
+pub struct FirmwareSnippets;
 
-/// docs/updates.md's Rust snippet, compiled like the README's.
+/// docs/updates.md's Rust snippet, compiled like firmware-rust.md's.
 #[cfg(doctest)]
 #[doc = include_str!("../docs/updates.md")]
 pub struct UpdatesSnippets;

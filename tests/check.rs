@@ -581,3 +581,27 @@ fn captured_cases_run_only_when_allowed_and_fail_loudly() {
     let o = args(&["--allow-capture"]);
     assert_one_line_error(&o, &["cases[0].capture", "the command is empty"]);
 }
+
+/// Regression: a relative `--capture-dir` was handed to the capture command, which runs from
+/// the suite's directory, so the frame was written (or not) somewhere else.
+#[test]
+fn a_relative_capture_dir_is_the_operators_not_the_suites() {
+    let b = ScratchBundle::new();
+    std::fs::write(
+        b.path().join("capture.toml"),
+        "name = \"capture\"\n[[cases]]\nid = \"live\"\ncapture = [\"cp\", \"cases/astronaut.png\", \"{out}\"]\n\
+         objects = 1\n[[checks]]\nname = \"face\"\nkind = \"accuracy\"\nseverity = \"critical\"\n\
+         metric = \"count_match\"\ncases = [\"live\"]\nthreshold = 1.0\n",
+    )
+    .unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    let suite = b.path().join("capture.toml");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(["check", b.arg(), "--suite", suite.to_str().unwrap(), "--allow-capture"])
+        .args(["--capture-dir", "frames"])
+        .current_dir(cwd.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(cwd.path().join("frames/live.png").is_file());
+}

@@ -200,6 +200,30 @@ fn default_bundle_comes_from_the_environment_or_beside_the_binary() {
     assert!(stderr(&o).contains("models/blazeface"), "{}", stderr(&o));
 }
 
+/// README's install: the binary in `PREFIX/bin`, the bundles in `PREFIX/share/preflight`.
+#[test]
+fn installed_binary_finds_its_default_bundle_under_share() {
+    let prefix = tempfile::tempdir().unwrap();
+    let (bin, share) = (prefix.path().join("bin"), prefix.path().join("share/preflight/models"));
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&share).unwrap();
+    let exe = bin.join("preflight");
+    // current_exe() resolves symlinks, so the binary itself must be there: linked, else copied.
+    if std::fs::hard_link(env!("CARGO_BIN_EXE_preflight"), &exe).is_err() {
+        std::fs::copy(env!("CARGO_BIN_EXE_preflight"), &exe).unwrap();
+    }
+    std::os::unix::fs::symlink(default_bundle(), share.join("blazeface")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(&exe)
+        .arg("inspect")
+        .current_dir(elsewhere.path())
+        .env_remove("PREFLIGHT_BUNDLE")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("share/preflight/models/blazeface"), "{}", stdout(&o));
+}
+
 #[test]
 fn inspect_a_bare_onnx_file_suggests_a_manifest() {
     let model = "models/blazeface/face_detection_front_128x128_barracuda.onnx";

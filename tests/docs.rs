@@ -28,6 +28,12 @@ use std::process::Command;
 /// `sh,untested` blocks: (page, first command), and why CI cannot run it.
 const UNTESTED: &[(&str, &str, &str)] = &[
     (
+        "README.md",
+        "cargo install --path . --root ~/.local",
+        "a release build of ~8 min; tests run the same code built for them, and \
+         cli::installed_binary_finds_its_default_bundle_under_share checks the share/ lookup",
+    ),
+    (
         "docs/boards.md",
         "cross build --release --target aarch64-unknown-linux-gnu",
         "cross needs Docker; CI builds the same targets with tools/arm-emulate.sh",
@@ -262,11 +268,12 @@ fn run_page(page: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let work = tmp.path().canonicalize().unwrap();
     scratch(&work);
-    let mut script = String::from("exec 2>&1\ncd \"$PREFLIGHT_DOCS_WORK\"\n");
+    let mut script = String::from("exec 2>&1\ncd \"$PREFLIGHT_DOCS_WORK\"\n__rc=0\n");
     for (i, (_, board, step)) in session.iter().enumerate() {
-        script.push_str(&format!("printf '\\n@@step {i}@@\\n'\n"));
+        // `(exit $__rc)` hands the previous command's code to an `echo $?`.
+        script.push_str(&format!("printf '\\n@@step {i}@@\\n'; (exit $__rc)\n"));
         script.push_str(&rewrite(&step.command, &work, *board));
-        script.push_str(&format!("\n__rc=$?; printf '\\n@@rc {i} %d@@\\n' $__rc; (exit $__rc)\n"));
+        script.push_str(&format!("\n__rc=$?; printf '\\n@@rc {i} %d@@\\n' $__rc\n"));
     }
     let bin = work.join("bin");
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
@@ -277,7 +284,6 @@ fn run_page(page: &str) {
         .env("HOME", work.join("home"))
         .env("PREFLIGHT_DOCS_WORK", &work)
         .env("PREFLIGHT_MODELS", preflight::model::bundle::model_cache_dir())
-        .env("PREFLIGHT_UNIT_ID", "docs-test-unit")
         .env_remove("PREFLIGHT_LOG")
         .env_remove("PREFLIGHT_BUNDLE")
         .output()
@@ -288,16 +294,12 @@ fn run_page(page: &str) {
             panic!("{page}:{line}: `{}` never ran; the session printed:\n{all}", step.command)
         });
         let body = &all[start + format!("@@step {i}@@\n").len()..];
-        let end = body.find(&format!("\n@@rc {i} ")).unwrap_or_else(|| {
-            panic!("{page}:{line}: `{}` did not finish:\n{body}", step.command)
-        });
+        let end = body
+            .find(&format!("\n@@rc {i} "))
+            .unwrap_or_else(|| panic!("{page}:{line}: `{}` did not finish:\n{body}", step.command));
         let printed = &body[..end];
-        let rc: i32 = body[end + format!("\n@@rc {i} ").len()..]
-            .split("@@")
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
+        let rc: i32 =
+            body[end + format!("\n@@rc {i} ").len()..].split("@@").next().unwrap().parse().unwrap();
         let shows_code = session.get(i + 1).is_some_and(|(_, _, s)| s.command == "echo $?");
         if step.command == "echo $?" {
             assert_eq!(
@@ -307,11 +309,7 @@ fn run_page(page: &str) {
             );
             continue;
         }
-        assert!(
-            rc == 0 || shows_code,
-            "{page}:{line}: `{}` exited {rc}:\n{printed}",
-            step.command
-        );
+        assert!(rc == 0 || shows_code, "{page}:{line}: `{}` exited {rc}:\n{printed}", step.command);
         let actual: Vec<String> = printed.lines().map(normalise).collect();
         let mut from = 0;
         for shown in step.shown.iter().map(|l| normalise(l)) {
@@ -402,7 +400,10 @@ fn check_run_by_ci(at: &str, body: &[String]) {
     let ci = ci_text();
     for c in commands(body) {
         let c = c.strip_prefix("./").unwrap_or(&c).to_string();
-        assert!(ci.contains(&c), "{at}: `{c}` is shown as run by CI but .ci/run and tools/*.sh do not run it");
+        assert!(
+            ci.contains(&c),
+            "{at}: `{c}` is shown as run by CI but .ci/run and tools/*.sh do not run it"
+        );
     }
 }
 
@@ -442,7 +443,10 @@ fn docs_pages_are_all_run() {
 
 #[test]
 fn docs_matching_rules() {
-    assert_eq!(normalise("✓ latency-p99   critical  7.222 ms  100 ms"), "✓ latency-p# critical # ms # ms");
+    assert_eq!(
+        normalise("✓ latency-p99   critical  7.222 ms  100 ms"),
+        "✓ latency-p# critical # ms # ms"
+    );
     assert_eq!(normalise("diff 3.5e-5, -2 and 1e+3"), "diff #, # and #");
     assert!(line_matches("direction # on … seed #", "direction # on x#_# (cpu), seed #"));
     assert!(!line_matches("verdict: PASS …", "verdict: FAIL — # passed"));
@@ -463,7 +467,10 @@ fn docs_matching_rules() {
         rewrite("cargo run -- check --target rpi4 /opt/x", Path::new("/w"), true),
         "preflight check --target host /w/opt/x"
     );
-    assert_eq!(rewrite("preflight check --target rpi4", Path::new("/w"), false), "preflight check --target rpi4");
+    assert_eq!(
+        rewrite("preflight check --target rpi4", Path::new("/w"), false),
+        "preflight check --target rpi4"
+    );
     assert!(row_matches("✓ boot-budget minor # ms", "✗ boot-budget minor # ms"));
     assert!(!row_matches("✓ latency critical # ms", "✗ latency critical # ms"));
 }
@@ -494,4 +501,45 @@ page_tests! {
     docs_model_ppocr_det => "models/ppocr-det/README.md",
     docs_model_ppocr_cls => "models/ppocr-cls/README.md",
     docs_model_ppocr_rec => "models/ppocr-rec/README.md",
+}
+
+/// docs/cli.md names every command `preflight --help` lists and every long option each one's
+/// `--help` lists: a new flag cannot ship undocumented.
+#[test]
+fn docs_cli_reference_is_complete() {
+    let help = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_preflight")).args(args).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let page = std::fs::read_to_string(root().join("docs/cli.md")).unwrap();
+    let top = help(&["--help"]);
+    let listed = &top[top.find("Commands:").unwrap()..top.find("Options:").unwrap()];
+    let commands: Vec<&str> = listed
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() >= 10, "{listed}");
+    for command in commands {
+        assert!(
+            page.contains(&format!("`{command} ")) || page.contains(&format!(", `{command} ")),
+            "docs/cli.md does not list `{command}`"
+        );
+        for line in help(&[command, "--help"]).lines() {
+            let Some(at) = line.find("--") else { continue };
+            if !line.trim_start().starts_with('-') {
+                continue;
+            }
+            let option: String =
+                line[at..].chars().take_while(|c| *c == '-' || c.is_ascii_alphanumeric()).collect();
+            if ["--help", "--verbose", "--version"].contains(&option.as_str()) {
+                continue;
+            }
+            assert!(
+                page.contains(&format!("{option} ")) || page.contains(&format!("{option}]")),
+                "docs/cli.md does not document `{command} {option}`"
+            );
+        }
+    }
 }

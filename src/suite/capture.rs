@@ -52,6 +52,9 @@ impl Suite {
                 ));
             }
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            // The command runs from the suite's directory: a relative --capture-dir must not
+            // be read from there.
+            let dir = std::path::absolute(dir).map_err(|e| Error::io(dir, e))?;
             let out = dir.join(format!("{}.png", case.id));
             let _ = std::fs::remove_file(&out);
             run(capture, &suite_dir, &out).map_err(|m| {

@@ -132,8 +132,8 @@ fn suite_text(name: &str, p99: f64, budget: f64) -> String {
 # fast as when the bundle was made (latency, cold start, memory) and with the same numbers
 # (parity against golden.json, recorded at init). It checks no decisions: for that, set
 # [output] kind in bundle.toml (classification, detection, segmentation, ctc), fix the
-# normalisation, add labelled cases and accuracy or invariance checks (docs: "Bring your own
-# model"). Re-record golden.json (`preflight record`) whenever the model or its inputs change.
+# normalisation, add labelled cases and accuracy or invariance checks (docs/own-model.md in
+# preflight's repository). Re-record golden.json (`preflight record`) whenever the model or its inputs change.
 name = "{name}-boot"
 description = "The model runs here within its latency budget and with the outputs recorded at init."
 

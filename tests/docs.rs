@@ -543,3 +543,26 @@ fn docs_cli_reference_is_complete() {
         }
     }
 }
+
+/// docs/suite.md's suite and its example of every other check kind load together, on the
+/// default bundle, and every check they name is run (some cannot hold there: no `upright`
+/// cases, fewer parity cases).
+#[test]
+fn docs_suite_format_loads_and_runs_every_check() {
+    let text = std::fs::read_to_string(root().join("docs/suite.md")).unwrap();
+    let toml: Vec<String> =
+        blocks(&text).into_iter().filter(|b| b.info == "toml").map(|b| b.body.join("\n")).collect();
+    assert_eq!(toml.len(), 2, "the suite and the other kinds");
+    let b = crate::harness::ScratchBundle::new();
+    let suite = b.path().join("doc-suite.toml");
+    std::fs::write(&suite, toml.join("\n")).unwrap();
+    let o = crate::harness::preflight(&["check", b.arg(), "--suite", suite.to_str().unwrap()]);
+    let out = crate::harness::stdout(&o);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{out}{}", crate::harness::stderr(&o));
+    for name in toml.join("\n").lines().filter_map(|l| l.strip_prefix("name = \"")) {
+        let name = name.split('"').next().unwrap();
+        if name != "blazeface-boot" {
+            assert!(out.contains(&format!(" {name} ")), "{name} was not run:\n{out}");
+        }
+    }
+}

@@ -14,6 +14,7 @@ mod install;
 mod layers;
 mod limits;
 mod ocr;
+mod perturbations;
 mod reports;
 mod selftest;
 mod signing;

@@ -32,7 +32,9 @@ const BROKEN_OUTSIDE: f64 = 0.90;
 pub(crate) fn measure_of(p: Perturbation) -> Option<(Measure, Direction)> {
     match p {
         Perturbation::Contrast => Some((Measure::Contrast, Direction::Min)),
-        Perturbation::Blur => Some((Measure::Sharpness, Direction::Min)),
+        Perturbation::GaussianBlur | Perturbation::DefocusBlur | Perturbation::MotionBlur => {
+            Some((Measure::Sharpness, Direction::Min))
+        }
         Perturbation::GaussianNoise => Some((Measure::Noise, Direction::Max)),
         Perturbation::Brightness => Some((Measure::Brightness, Direction::Max)),
         _ => None,

@@ -176,7 +176,10 @@ mod tests {
     #[test]
     fn failures_parse_with_and_without_perturbation() {
         assert_eq!(parse_failure("face_001"), ("face_001", None));
-        assert_eq!(parse_failure("face_001@blur:3"), ("face_001", Some((Perturbation::Blur, 3))));
+        assert_eq!(
+            parse_failure("face_001@blur:3"),
+            ("face_001", Some((Perturbation::GaussianBlur, 3)))
+        );
         // An id with an @ of its own and no perturbation stays whole.
         assert_eq!(parse_failure("a@b"), ("a@b", None));
     }

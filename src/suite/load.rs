@@ -470,7 +470,7 @@ threshold = 0.9
         assert!(load(&k).unwrap_err().to_string().contains("checks[0].kind"));
         let s = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"memory\"\nseverity = \"urgent\"\nthreshold = 1.0\n");
         assert!(load(&s).unwrap_err().to_string().contains("checks[0].severity"));
-        let p = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"invariance\"\nseverity = \"major\"\nthreshold = 1.0\nperturbations = [{{ name = \"fog\", severity = 1 }}]\n");
+        let p = format!("{CASES}[[checks]]\nname = \"n\"\nkind = \"invariance\"\nseverity = \"major\"\nthreshold = 1.0\nperturbations = [{{ name = \"frost\", severity = 1 }}]\n");
         let err = load(&p).unwrap_err().to_string();
         assert!(err.contains("checks[0].perturbations[0].name"), "{err}");
     }

@@ -1,0 +1,210 @@
+//! An RGB image as floats in [0, 1], the form ImageNet-C's formulas work in, and the filters
+//! several corruptions share.
+
+use image::RgbImage;
+
+/// Interleaved RGB values in [0, 1] (unclipped while a corruption works on them).
+#[derive(Clone)]
+pub(super) struct Planes {
+    pub w: usize,
+    pub h: usize,
+    pub v: Vec<f32>,
+}
+
+impl Planes {
+    pub fn from_rgb(img: &RgbImage) -> Planes {
+        let v = img.as_raw().iter().map(|&x| x as f32 / 255.0).collect();
+        Planes { w: img.width() as usize, h: img.height() as usize, v }
+    }
+
+    /// Back to 8 bits: clipped to [0, 1], rounded.
+    pub fn to_rgb(&self) -> RgbImage {
+        let raw = self.v.iter().map(|&x| (x.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
+        RgbImage::from_raw(self.w as u32, self.h as u32, raw).expect("w * h * 3 values")
+    }
+
+    pub fn get(&self, x: usize, y: usize, c: usize) -> f32 {
+        self.v[(y * self.w + x) * 3 + c]
+    }
+
+    /// Bilinear sample at (x, y) in pixel coordinates; `edge` maps an out-of-range index back in.
+    pub fn sample(&self, x: f32, y: f32, c: usize, edge: fn(i64, usize) -> usize) -> f32 {
+        let (x0, y0) = (x.floor(), y.floor());
+        let (fx, fy) = (x - x0, y - y0);
+        let (x0, y0) = (x0 as i64, y0 as i64);
+        let at = |xi: i64, yi: i64| self.get(edge(xi, self.w), edge(yi, self.h), c);
+        let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx;
+        let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
+        top * (1.0 - fy) + bottom * fy
+    }
+}
+
+/// Index clamped to the edge (scikit-image's `nearest`).
+pub(super) fn nearest(i: i64, n: usize) -> usize {
+    i.clamp(0, n as i64 - 1) as usize
+}
+
+/// Mirrored without repeating the edge (OpenCV's `BORDER_REFLECT_101`, SciPy's `mirror`).
+pub(super) fn reflect101(i: i64, n: usize) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    let period = 2 * (n as i64 - 1);
+    let m = i.rem_euclid(period);
+    (if m < n as i64 { m } else { period - m }) as usize
+}
+
+/// Mirrored repeating the edge (SciPy's and scikit-image's `reflect`).
+pub(super) fn reflect(i: i64, n: usize) -> usize {
+    let period = 2 * n as i64;
+    let m = i.rem_euclid(period);
+    (if m < n as i64 { m } else { period - 1 - m }) as usize
+}
+
+/// A normalised 1-D Gaussian of `sigma`, `truncate` sigmas each side (SciPy's kernel).
+pub(super) fn gaussian_kernel(sigma: f32, truncate: f32) -> Vec<f32> {
+    let radius = (truncate * sigma + 0.5).floor().max(0.0) as i64;
+    let mut k: Vec<f32> =
+        (-radius..=radius).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+    let sum: f32 = k.iter().sum();
+    k.iter_mut().for_each(|v| *v /= sum);
+    k
+}
+
+/// Separable convolution of one channel-interleaved float image (`channels` per pixel) with
+/// `k` along x then y.
+pub(super) fn separable(
+    v: &[f32],
+    w: usize,
+    h: usize,
+    channels: usize,
+    k: &[f32],
+    edge: fn(i64, usize) -> usize,
+) -> Vec<f32> {
+    let r = (k.len() / 2) as i64;
+    let mut tmp = vec![0.0; v.len()];
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..channels {
+                let mut s = 0.0;
+                for (j, kv) in k.iter().enumerate() {
+                    let xi = edge(x as i64 + j as i64 - r, w);
+                    s += kv * v[(y * w + xi) * channels + c];
+                }
+                tmp[(y * w + x) * channels + c] = s;
+            }
+        }
+    }
+    let mut out = vec![0.0; v.len()];
+    for y in 0..h {
+        for x in 0..w {
+            for c in 0..channels {
+                let mut s = 0.0;
+                for (j, kv) in k.iter().enumerate() {
+                    let yi = edge(y as i64 + j as i64 - r, h);
+                    s += kv * tmp[(yi * w + x) * channels + c];
+                }
+                out[(y * w + x) * channels + c] = s;
+            }
+        }
+    }
+    out
+}
+
+/// 2-D convolution (correlation, as OpenCV's filter2D) with a square kernel of odd side.
+pub(super) fn filter2d(
+    p: &Planes,
+    k: &[f32],
+    side: usize,
+    edge: fn(i64, usize) -> usize,
+) -> Planes {
+    let r = (side / 2) as i64;
+    let taps: Vec<(i64, i64, f32)> = (0..side * side)
+        .filter(|&i| k[i] != 0.0)
+        .map(|i| ((i % side) as i64 - r, (i / side) as i64 - r, k[i]))
+        .collect();
+    let mut out = vec![0.0; p.v.len()];
+    for y in 0..p.h {
+        for x in 0..p.w {
+            let mut s = [0.0f32; 3];
+            for &(dx, dy, kv) in &taps {
+                let xi = edge(x as i64 + dx, p.w);
+                let yi = edge(y as i64 + dy, p.h);
+                let at = (yi * p.w + xi) * 3;
+                for (acc, v) in s.iter_mut().zip(&p.v[at..at + 3]) {
+                    *acc += kv * v;
+                }
+            }
+            out[(y * p.w + x) * 3..][..3].copy_from_slice(&s);
+        }
+    }
+    Planes { w: p.w, h: p.h, v: out }
+}
+
+/// RGB in [0, 1] to HSV in [0, 1] (scikit-image's `rgb2hsv`).
+pub(super) fn rgb_to_hsv([r, g, b]: [f32; 3]) -> [f32; 3] {
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    let delta = max - min;
+    let s = if max > 0.0 { delta / max } else { 0.0 };
+    let h = if delta <= 0.0 {
+        0.0
+    } else if max == r {
+        ((g - b) / delta).rem_euclid(6.0) / 6.0
+    } else if max == g {
+        ((b - r) / delta + 2.0) / 6.0
+    } else {
+        ((r - g) / delta + 4.0) / 6.0
+    };
+    [h, s, max]
+}
+
+/// HSV in [0, 1] back to RGB (scikit-image's `hsv2rgb`).
+pub(super) fn hsv_to_rgb([h, s, v]: [f32; 3]) -> [f32; 3] {
+    let h6 = (h * 6.0).rem_euclid(6.0);
+    let i = h6.floor();
+    let f = h6 - i;
+    let (p, q, t) = (v * (1.0 - s), v * (1.0 - f * s), v * (1.0 - (1.0 - f) * s));
+    match i as u8 {
+        0 => [v, t, p],
+        1 => [q, v, p],
+        2 => [p, v, t],
+        3 => [p, q, v],
+        4 => [t, p, v],
+        _ => [v, p, q],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn borders_match_their_libraries() {
+        // n = 4: ... 2 1 | 0 1 2 3 | 2 1 ... (reflect101), 1 0 | 0 1 2 3 | 3 2 (reflect)
+        let r101: Vec<usize> = (-2..6).map(|i| reflect101(i, 4)).collect();
+        assert_eq!(r101, [2, 1, 0, 1, 2, 3, 2, 1]);
+        let r: Vec<usize> = (-2..6).map(|i| reflect(i, 4)).collect();
+        assert_eq!(r, [1, 0, 0, 1, 2, 3, 3, 2]);
+        assert_eq!(nearest(-3, 4), 0);
+    }
+
+    #[test]
+    fn hsv_round_trips() {
+        for rgb in
+            [[0.2, 0.5, 0.9], [0.9, 0.1, 0.1], [0.3, 0.3, 0.3], [0.0, 0.0, 0.0], [1.0, 0.8, 0.0]]
+        {
+            let back = hsv_to_rgb(rgb_to_hsv(rgb));
+            for c in 0..3 {
+                assert!((back[c] - rgb[c]).abs() < 1e-5, "{rgb:?} -> {back:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn gaussian_kernel_is_normalised_and_truncated_like_scipy() {
+        let k = gaussian_kernel(1.0, 4.0);
+        assert_eq!(k.len(), 9);
+        assert!((k.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    }
+}

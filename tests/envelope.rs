@@ -50,20 +50,26 @@ fn with_envelope() -> ScratchBundle {
     b
 }
 
+/// The case blurred three times at severity 5 (σ √3 × severity 5's): clearly past where the
+/// curve broke, which on ImageNet-C's scale is severity 5 itself (one pass of the 25-pixel
+/// file, upscaled, stays near the bound).
 fn blurred(b: &ScratchBundle, case: &str) -> String {
     let out = b.path().join(format!("blurred-{case}.png"));
-    let src = b.path().join("cases/lfw").join(format!("{case}.png"));
-    let o = preflight(&[
-        "perturb",
-        src.to_str().unwrap(),
-        "--name",
-        "blur",
-        "--severity",
-        "5",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let mut src = b.path().join("cases/lfw").join(format!("{case}.png"));
+    for _ in 0..3 {
+        let o = preflight(&[
+            "perturb",
+            src.to_str().unwrap(),
+            "--name",
+            "gaussian_blur",
+            "--severity",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        src = out.clone();
+    }
     out.to_str().unwrap().to_string()
 }
 
@@ -186,7 +192,7 @@ fn envelope_check_reports_both_rates_on_held_apart_cases() {
     let b = ScratchBundle::new();
     let checks = format!(
         "{}{}{}{ENVELOPE_CHECK}",
-        curve("blur", "blur", 2),
+        curve("blur", "gaussian_blur", 2),
         curve("noise", "gaussian_noise", 0),
         curve("contrast", "contrast", 1)
     );
@@ -201,7 +207,9 @@ fn envelope_check_reports_both_rates_on_held_apart_cases() {
     assert!(detail.contains("no bound: contrast:"), "{detail}");
     // A stricter limit than the bounds meet fails, naming the bound.
     let strict = ENVELOPE_CHECK.to_string() + "min_broken_outside = 0.99\n";
-    let c = envelope_check(&b, &suite_with(&b, &format!("{}{strict}", curve("blur", "blur", 2))));
+    // On all 100 faces the sharpness bound flags 96 % of the broken inputs, not 99 %.
+    let all_faces = curve("blur", "gaussian_blur", 2).replace("limit = 25", "limit = 100");
+    let c = envelope_check(&b, &suite_with(&b, &format!("{all_faces}{strict}")));
     assert_eq!(c["passed"], false, "{c}");
     assert_eq!(c["failures"][0], "blur");
 }
@@ -247,7 +255,7 @@ hold_through = 0
 name = "blur-robustness"
 kind = "robustness"
 severity = "minor"
-corruption = "blur"
+corruption = "gaussian_blur"
 metric = "recall"
 slice = ["lfw", "face"]
 limit = 25

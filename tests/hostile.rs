@@ -190,7 +190,7 @@ fn perturb_to_an_unsupported_format_keeps_the_existing_file() {
         "perturb",
         case("astronaut.png").to_str().unwrap(),
         "--name",
-        "blur",
+        "gaussian_blur",
         "--out",
         keep.to_str().unwrap(),
     ]);
@@ -201,7 +201,7 @@ fn perturb_to_an_unsupported_format_keeps_the_existing_file() {
         "perturb",
         case("astronaut.png").to_str().unwrap(),
         "--name",
-        "blur",
+        "gaussian_blur",
         "--out",
         png.to_str().unwrap(),
     ]);

@@ -129,7 +129,8 @@ fn perturb_of_a_camera_sized_photo_is_refused() {
     let big = dir.path().join("photo.png");
     std::fs::write(&big, png_claiming(4000, 3000)).unwrap();
     let out = dir.path().join("out.png");
-    let args = ["perturb", big.to_str().unwrap(), "--name", "blur", "--severity", "5", "--out"];
+    let args =
+        ["perturb", big.to_str().unwrap(), "--name", "gaussian_blur", "--severity", "5", "--out"];
     let o = preflight(&[&args[..], &[out.to_str().unwrap()]].concat());
     assert_one_line_error(&o, &["photo.png", "over the limit"]);
 }

@@ -42,14 +42,14 @@ name = "blur-invariance"
 kind = "invariance"
 severity = "major"
 slice = ["lfw"]
-perturbations = [{ name = "blur", severity = 1 }, { name = "gaussian_noise", severity = 2 }]
+perturbations = [{ name = "gaussian_blur", severity = 1 }, { name = "gaussian_noise", severity = 2 }]
 threshold = 0.0
 
 [[checks]]
 name = "blur-robustness"
 kind = "robustness"
 severity = "minor"
-corruption = "blur"
+corruption = "gaussian_blur"
 metric = "recall"
 slice = ["lfw"]
 threshold = 0.5

@@ -276,8 +276,10 @@ pub(crate) enum Command {
     Perturb {
         /// Input image.
         image: PathBuf,
-        /// Perturbation name (brightness, contrast, gamma, gaussian_noise, blur, jpeg,
-        /// pixelate, rotate, translate, occlude, flip, upside_down).
+        /// Perturbation name: ImageNet-C's gaussian_noise, shot_noise, impulse_noise,
+        /// speckle_noise, gaussian_blur, defocus_blur, motion_blur, zoom_blur, fog, brightness,
+        /// contrast, saturate, jpeg_compression, pixelate, elastic_transform; or preflight's
+        /// low_light, gamma, rotate, translate, occlude, flip, upside_down.
         #[arg(long)]
         name: String,
         /// Severity 1..=5.

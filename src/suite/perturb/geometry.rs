@@ -4,7 +4,7 @@
 use image::codecs::jpeg::JpegEncoder;
 use image::{imageops, Rgb, RgbImage};
 
-use super::planes::{gaussian_kernel, reflect, reflect101, separable, Planes};
+use super::planes::{decimated, gaussian_kernel, reflect, reflect101, separable, Planes};
 use super::rng::SplitMix64;
 
 /// Down to `fraction` of each side with a box filter and back up with a box filter (Pillow's
@@ -107,10 +107,12 @@ pub(super) fn elastic(
         }
     }
     let warped = Planes { w: p.w, h: p.h, v: warped };
-    let k = gaussian_kernel(sigma.max(0.05), 3.0);
+    // A wide smoothing runs on block means of the noise: the field keeps nothing finer.
+    let factor = if sigma > 8.0 { (sigma / 4.0) as usize } else { 1 };
+    let k = gaussian_kernel((sigma / factor as f32).max(0.05), 3.0);
     let mut field = || {
         let noise: Vec<f32> = (0..p.w * p.h).map(|_| rng.uniform(-1.0, 1.0)).collect();
-        separable(&noise, p.w, p.h, 1, &k, reflect)
+        decimated(&noise, p.w, p.h, 1, factor, |v, w, h| separable(v, w, h, 1, &k, reflect))
     };
     let (dx, dy) = (field(), field());
     let mut out = vec![0.0; p.v.len()];

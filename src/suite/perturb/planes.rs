@@ -71,6 +71,28 @@ pub(super) fn gaussian_kernel(sigma: f32, truncate: f32) -> Vec<f32> {
     k
 }
 
+/// `v` (`channels` per pixel, `w`×`h`) padded by `r` pixels on every side through `edge`, so
+/// the filters below read without bounds checks.
+fn padded(
+    v: &[f32],
+    w: usize,
+    h: usize,
+    channels: usize,
+    r: usize,
+    edge: fn(i64, usize) -> usize,
+) -> Vec<f32> {
+    let pw = w + 2 * r;
+    let mut out = Vec::with_capacity(pw * (h + 2 * r) * channels);
+    for y in 0..h + 2 * r {
+        let sy = edge(y as i64 - r as i64, h);
+        for x in 0..pw {
+            let sx = edge(x as i64 - r as i64, w);
+            out.extend_from_slice(&v[(sy * w + sx) * channels..][..channels]);
+        }
+    }
+    out
+}
+
 /// Separable convolution of one channel-interleaved float image (`channels` per pixel) with
 /// `k` along x then y.
 pub(super) fn separable(
@@ -81,30 +103,31 @@ pub(super) fn separable(
     k: &[f32],
     edge: fn(i64, usize) -> usize,
 ) -> Vec<f32> {
-    let r = (k.len() / 2) as i64;
+    let r = k.len() / 2;
+    let row = w * channels;
+    // Along x: each row padded by r pixels, the kernel run over it.
     let mut tmp = vec![0.0; v.len()];
+    let mut line = vec![0.0; (w + 2 * r) * channels];
     for y in 0..h {
-        for x in 0..w {
-            for c in 0..channels {
-                let mut s = 0.0;
-                for (j, kv) in k.iter().enumerate() {
-                    let xi = edge(x as i64 + j as i64 - r, w);
-                    s += kv * v[(y * w + xi) * channels + c];
-                }
-                tmp[(y * w + x) * channels + c] = s;
+        for (x, px) in line.chunks_exact_mut(channels).enumerate() {
+            let sx = edge(x as i64 - r as i64, w);
+            px.copy_from_slice(&v[y * row + sx * channels..][..channels]);
+        }
+        let out = &mut tmp[y * row..][..row];
+        for (j, kv) in k.iter().enumerate() {
+            for (o, s) in out.iter_mut().zip(&line[j * channels..]) {
+                *o += kv * s;
             }
         }
     }
+    // Along y: whole rows weighted and added.
     let mut out = vec![0.0; v.len()];
     for y in 0..h {
-        for x in 0..w {
-            for c in 0..channels {
-                let mut s = 0.0;
-                for (j, kv) in k.iter().enumerate() {
-                    let yi = edge(y as i64 + j as i64 - r, h);
-                    s += kv * tmp[(yi * w + x) * channels + c];
-                }
-                out[(y * w + x) * channels + c] = s;
+        let dst = &mut out[y * row..][..row];
+        for (j, kv) in k.iter().enumerate() {
+            let sy = edge(y as i64 + j as i64 - r as i64, h);
+            for (o, s) in dst.iter_mut().zip(&tmp[sy * row..][..row]) {
+                *o += kv * s;
             }
         }
     }
@@ -118,27 +141,77 @@ pub(super) fn filter2d(
     side: usize,
     edge: fn(i64, usize) -> usize,
 ) -> Planes {
-    let r = (side / 2) as i64;
-    let taps: Vec<(i64, i64, f32)> = (0..side * side)
-        .filter(|&i| k[i] != 0.0)
-        .map(|i| ((i % side) as i64 - r, (i / side) as i64 - r, k[i]))
-        .collect();
+    let r = side / 2;
+    let src = padded(&p.v, p.w, p.h, 3, r, edge);
+    let prow = (p.w + 2 * r) * 3;
+    let row = p.w * 3;
     let mut out = vec![0.0; p.v.len()];
     for y in 0..p.h {
-        for x in 0..p.w {
-            let mut s = [0.0f32; 3];
-            for &(dx, dy, kv) in &taps {
-                let xi = edge(x as i64 + dx, p.w);
-                let yi = edge(y as i64 + dy, p.h);
-                let at = (yi * p.w + xi) * 3;
-                for (acc, v) in s.iter_mut().zip(&p.v[at..at + 3]) {
-                    *acc += kv * v;
-                }
+        let dst = &mut out[y * row..][..row];
+        for (i, &kv) in k.iter().enumerate() {
+            if kv == 0.0 {
+                continue;
             }
-            out[(y * p.w + x) * 3..][..3].copy_from_slice(&s);
+            let (dx, dy) = (i % side, i / side);
+            let from = &src[(y + dy) * prow + dx * 3..][..row];
+            for (o, s) in dst.iter_mut().zip(from) {
+                *o += kv * s;
+            }
         }
     }
     Planes { w: p.w, h: p.h, v: out }
+}
+
+/// Runs `f` on a copy shrunk by the integer `factor` (box mean of factor×factor blocks) and
+/// scales its result back up (bilinear, pixel centres aligned): what a wide blur computes on a
+/// large image at a small fraction of the cost, since it keeps nothing finer than a block.
+pub(super) fn decimated(
+    v: &[f32],
+    w: usize,
+    h: usize,
+    channels: usize,
+    factor: usize,
+    f: impl FnOnce(&[f32], usize, usize) -> Vec<f32>,
+) -> Vec<f32> {
+    if factor <= 1 {
+        return f(v, w, h);
+    }
+    let (sw, sh) = (w.div_ceil(factor), h.div_ceil(factor));
+    let mut small = vec![0.0; sw * sh * channels];
+    let mut count = vec![0.0f32; sw * sh];
+    for y in 0..h {
+        for x in 0..w {
+            let i = (y / factor) * sw + x / factor;
+            count[i] += 1.0;
+            for c in 0..channels {
+                small[i * channels + c] += v[(y * w + x) * channels + c];
+            }
+        }
+    }
+    for (i, n) in count.iter().enumerate() {
+        for c in 0..channels {
+            small[i * channels + c] /= n;
+        }
+    }
+    let done = f(&small, sw, sh);
+    let mut out = vec![0.0; v.len()];
+    let at =
+        |xi: i64, yi: i64, c: usize| done[(nearest(yi, sh) * sw + nearest(xi, sw)) * channels + c];
+    for y in 0..h {
+        // Centre of pixel y in block coordinates (blocks are `factor` wide, centred).
+        let sy = (y as f32 + 0.5) / factor as f32 - 0.5;
+        let (y0, fy) = (sy.floor() as i64, sy - sy.floor());
+        for x in 0..w {
+            let sx = (x as f32 + 0.5) / factor as f32 - 0.5;
+            let (x0, fx) = (sx.floor() as i64, sx - sx.floor());
+            for c in 0..channels {
+                let top = at(x0, y0, c) * (1.0 - fx) + at(x0 + 1, y0, c) * fx;
+                let bottom = at(x0, y0 + 1, c) * (1.0 - fx) + at(x0 + 1, y0 + 1, c) * fx;
+                out[(y * w + x) * channels + c] = top * (1.0 - fy) + bottom * fy;
+            }
+        }
+    }
+    out
 }
 
 /// RGB in [0, 1] to HSV in [0, 1] (scikit-image's `rgb2hsv`).

@@ -605,3 +605,24 @@ fn a_relative_capture_dir_is_the_operators_not_the_suites() {
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(cwd.path().join("frames/live.png").is_file());
 }
+
+/// Suites written for the first release still load: `blur` and `jpeg` run as ImageNet-C's
+/// `gaussian_blur` and `jpeg_compression`, and the operator is told so.
+#[test]
+fn old_perturbation_names_load_with_a_warning() {
+    let b = ScratchBundle::new();
+    let suite = b.path().join("old.toml");
+    std::fs::write(
+        &suite,
+        "name = \"old\"\n[[cases]]\nglob = \"cases/lfw/face_00*.png\"\nobjects = 1\ntags = [\"face\"]\n\
+         [[checks]]\nname = \"mild\"\nkind = \"invariance\"\nseverity = \"major\"\nthreshold = 0.5\n\
+         perturbations = [{ name = \"blur\", severity = 1 }, { name = \"jpeg\", severity = 1 }]\n",
+    )
+    .unwrap();
+    let o = preflight(&["check", b.arg(), "--suite", suite.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("under gaussian_blur:1, jpeg_compression:1"), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("\"blur\" is now \"gaussian_blur\""), "{err}");
+    assert!(err.contains("\"jpeg\" is now \"jpeg_compression\""), "{err}");
+}

@@ -19,3 +19,4 @@ mod reports;
 mod selftest;
 mod signing;
 mod tiny_onnx;
+mod yolo;

@@ -298,6 +298,8 @@ pub enum OutputSpec {
     Classification(ClassificationSpec),
     /// Anchor-based single-shot detector (SSD / BlazeFace family).
     Detection(DetectionSpec),
+    /// Anchor-free YOLO-family head (Ultralytics v5, v8, v11 exports).
+    Yolo(YoloSpec),
     /// A per-pixel probability map (DBNet text detectors) → one box per region.
     Segmentation(SegmentationSpec),
     /// Per-timestep class scores decoded greedily as CTC (text recognisers) → a string.
@@ -371,6 +373,49 @@ pub struct DetectionSpec {
     /// At most this many detections per image, best first.
     #[serde(default = "default_max_detections")]
     pub max_detections: usize,
+}
+
+/// Where a YOLO export puts its numbers; boxes are centre x, y, width, height in input pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum YoloLayout {
+    /// `[1, 4 + C, N]`: the box, then C class scores, no objectness (YOLOv8, YOLO11).
+    V8,
+    /// `[1, N, 5 + C]`: the box, an objectness score, then C class scores (YOLOv5).
+    V5,
+}
+
+/// Decoder parameters for `kind = "yolo"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct YoloSpec {
+    /// Output holding the predictions; the first output when absent.
+    #[serde(default)]
+    pub output: Option<String>,
+    /// `v8` (also YOLO11) or `v5`.
+    pub layout: YoloLayout,
+    /// Labels file (one class name per line, in class order), relative to the bundle.
+    #[serde(default)]
+    pub labels: Option<String>,
+    /// Suppress overlapping boxes whatever their classes (default: per class, as Ultralytics).
+    #[serde(default)]
+    pub class_agnostic: bool,
+    /// Minimum score (v5: objectness × class score) of a reported detection.
+    #[serde(default = "default_yolo_score")]
+    pub score_threshold: f32,
+    /// Boxes of a class overlapping a better one by more than this IoU are suppressed.
+    #[serde(default = "default_yolo_iou")]
+    pub iou_threshold: f32,
+    /// At most this many detections per image, best first.
+    #[serde(default = "default_max_detections")]
+    pub max_detections: usize,
+}
+
+fn default_yolo_score() -> f32 {
+    0.25
+}
+fn default_yolo_iou() -> f32 {
+    0.45
 }
 
 /// Decoder parameters for `kind = "segmentation"`: binarise the map, one box per connected

@@ -122,6 +122,22 @@ pub(crate) fn validate(path: &Path, m: &Manifest) -> Result<()> {
                 );
             }
         }
+        OutputSpec::Yolo(y) => {
+            if y.max_detections == 0 {
+                return bad(
+                    "output.max_detections",
+                    "must be at least 1: the detector could never report anything".into(),
+                );
+            }
+            for (key, v) in [
+                ("output.score_threshold", y.score_threshold),
+                ("output.iou_threshold", y.iou_threshold),
+            ] {
+                if !(0.0..=1.0).contains(&v) {
+                    return bad(key, format!("must be within 0..=1, got {v}"));
+                }
+            }
+        }
         OutputSpec::Segmentation(g) => {
             for (key, v) in
                 [("output.threshold", g.threshold), ("output.box_threshold", g.box_threshold)]

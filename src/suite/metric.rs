@@ -157,7 +157,13 @@ mod tests {
     }
 
     fn dets(n: usize) -> Prediction {
-        let d = Detection { score: 0.9, bbox: [0.0, 0.0, 10.0, 10.0], keypoints: vec![] };
+        let d = Detection {
+            score: 0.9,
+            bbox: [0.0, 0.0, 10.0, 10.0],
+            keypoints: vec![],
+            class: None,
+            label: None,
+        };
         Prediction::Detections { detections: vec![d; n], max_score: 0.9 }
     }
 

@@ -92,7 +92,12 @@ fn print_prediction(path: &Path, ms: f64, prediction: &Prediction) -> std::io::R
             }
             for d in detections {
                 let [x0, y0, x1, y1] = d.bbox;
-                outln!("  {:.2}  box [{x0:.0}, {y0:.0}, {x1:.0}, {y1:.0}]", d.score)?;
+                let class = match (&d.label, d.class) {
+                    (Some(label), _) => format!("{label}  "),
+                    (None, Some(k)) => format!("class {k}  "),
+                    (None, None) => String::new(),
+                };
+                outln!("  {:.2}  {class}box [{x0:.0}, {y0:.0}, {x1:.0}, {y1:.0}]", d.score)?;
             }
         }
         Prediction::Classes { classes } => {

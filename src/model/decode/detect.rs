@@ -67,7 +67,13 @@ impl Decoder {
                         [x, y]
                     })
                     .collect();
-                Detection { score: c.score, bbox: [x0, y0, x1, y1], keypoints }
+                Detection {
+                    score: c.score,
+                    bbox: [x0, y0, x1, y1],
+                    keypoints,
+                    class: None,
+                    label: None,
+                }
             })
             .collect();
         Ok(Prediction::Detections { detections, max_score })

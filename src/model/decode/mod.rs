@@ -6,6 +6,7 @@ mod classify;
 pub(crate) mod ctc;
 mod detect;
 mod segment;
+mod yolo;
 
 pub use detect::iou;
 use detect::AnchorLayer;
@@ -14,7 +15,7 @@ use serde::Serialize;
 
 use super::bundle::{Bundle, MANIFEST_FILE};
 use super::engine::{Engine, OutputTensor, Outputs};
-use super::manifest::{ClassificationSpec, OutputSpec};
+use super::manifest::{ClassificationSpec, OutputSpec, YoloLayout};
 use super::preprocess::Transform;
 use crate::error::{Error, Result};
 
@@ -47,6 +48,12 @@ pub struct Detection {
     /// Keypoints `[x, y]` in original-image pixels (model-specific order).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub keypoints: Vec<[f32; 2]>,
+    /// Class index, for detectors of several classes (YOLO).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<usize>,
+    /// Class label from the labels file, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// One class and its score.
@@ -238,6 +245,38 @@ impl Decoder {
                     ));
                 }
             }
+            OutputSpec::Yolo(y) => {
+                let info = named_or_first(y.output.as_deref())?;
+                let shape: Option<Vec<usize>> = info.shape.iter().map(|d| d.parse().ok()).collect();
+                let found = shape.as_deref().and_then(|s| yolo::classes(s, y.layout));
+                let want = match y.layout {
+                    YoloLayout::V8 => "[1, 4 + classes, candidates]",
+                    YoloLayout::V5 => "[1, candidates, 5 + classes]",
+                };
+                let Some(classes) = found else {
+                    return Err(Error::config(
+                        &file,
+                        "output.layout",
+                        format!(
+                            "{:?} needs {want}; output {:?} has shape [{}]",
+                            y.layout,
+                            info.name,
+                            info.shape.join(", ")
+                        ),
+                    ));
+                };
+                let labels = bundle.labels().len();
+                if y.labels.is_some() && labels != classes {
+                    return Err(Error::config(
+                        &file,
+                        "output.labels",
+                        format!(
+                            "{labels} labels, but output {:?} has {classes} classes",
+                            info.name
+                        ),
+                    ));
+                }
+            }
             OutputSpec::Classification(_) | OutputSpec::Raw(_) => {}
         }
         Ok(Decoder {
@@ -259,6 +298,7 @@ impl Decoder {
         match &self.spec {
             OutputSpec::Classification(c) => self.classify(outputs, c, options),
             OutputSpec::Detection(d) => self.detect(outputs, d, transform, options),
+            OutputSpec::Yolo(y) => self.yolo(outputs, y, transform, options),
             OutputSpec::Segmentation(g) => self.segment(outputs, g, transform, options),
             OutputSpec::Ctc(c) => self.read(outputs, c),
             OutputSpec::Raw(_) => Ok(Prediction::Raw {}),

@@ -1,0 +1,93 @@
+//! `kind = "yolo"` end to end through the binary, on a model whose output is a fixed YOLOv8
+//! head ([1, 4 + 2 classes, 3 candidates] in an 8x8 input): classes and labels reported, NMS
+//! per class, boxes mapped back through the resize, shape and label mismatches refused.
+
+use crate::harness::*;
+use crate::tiny_onnx::{floats, model, node};
+use prost::Message as _;
+
+/// v8 layout, channel-major: rows cx, cy, w, h, score(person), score(car); columns candidates.
+const HEAD: [f32; 18] = [
+    4.0, 4.0, 6.0, // cx
+    4.0, 4.0, 2.0, // cy
+    4.0, 4.0, 2.0, // w
+    4.0, 4.0, 2.0, // h
+    0.9, 0.1, 0.1, // person
+    0.1, 0.8, 0.2, // car
+];
+
+fn bundle(output: &str) -> tempfile::TempDir {
+    let m = model(
+        vec![
+            node("Identity", &["x"], "unused", vec![]),
+            node("Identity", &["head"], "pred", vec![]),
+        ],
+        vec![floats("head", &[1, 6, 3], &HEAD)],
+        &["pred"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = m.encode_to_vec();
+    std::fs::write(dir.path().join("m.onnx"), &bytes).unwrap();
+    let sha = preflight::files::sha256_hex(&bytes);
+    std::fs::write(
+        dir.path().join("bundle.toml"),
+        format!(
+            "name = \"yolo\"\nversion = \"1\"\n[model]\npath = \"m.onnx\"\nsha256 = \"{sha}\"\n\
+             [input]\nname = \"x\"\nshape = [1, 8, 8, 3]\nlayout = \"nhwc\"\ncolor = \"rgb\"\n\
+             resize = \"stretch\"\nscale = 1.0\nmean = [0.0, 0.0, 0.0]\nstd = [1.0, 1.0, 1.0]\n\
+             [output]\nkind = \"yolo\"\n{output}"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("labels.txt"), "person\ncar\n").unwrap();
+    image::RgbImage::from_pixel(16, 8, image::Rgb([90, 90, 90]))
+        .save(dir.path().join("frame.png"))
+        .unwrap();
+    dir
+}
+
+fn run(dir: &tempfile::TempDir, format: &str) -> std::process::Output {
+    let d = dir.path().to_str().unwrap();
+    preflight(&["run", d, &format!("{d}/frame.png"), "--format", format])
+}
+
+#[test]
+fn yolo_head_decodes_classes_labels_and_boxes_in_image_pixels() {
+    let dir = bundle("layout = \"v8\"\nlabels = \"labels.txt\"\n");
+    let o = run(&dir, "json");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d = &r["results"][0]["detections"];
+    // Same place, two classes: per-class NMS keeps both; the third is under 0.25.
+    assert_eq!(d.as_array().unwrap().len(), 2, "{d}");
+    assert_eq!(d[0]["label"], "person");
+    assert_eq!(d[0]["class"], 0);
+    assert_eq!(d[1]["label"], "car");
+    // [2, 2, 6, 6] in the 8x8 input; the 16x8 frame was stretched, so x doubles.
+    let b: Vec<f64> = d[0]["box"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(b, [4.0, 2.0, 12.0, 6.0]);
+    let text = stdout(&run(&dir, "text"));
+    assert!(text.contains("0.90  person  box [4, 2, 12, 6]"), "{text}");
+
+    let agnostic = bundle("layout = \"v8\"\nclass_agnostic = true\n");
+    let r: serde_json::Value = serde_json::from_slice(&run(&agnostic, "json").stdout).unwrap();
+    let d = &r["results"][0]["detections"];
+    assert_eq!(d.as_array().unwrap().len(), 1, "{d}");
+    assert_eq!(d[0]["class"], 0);
+    assert!(d[0].get("label").is_none(), "no labels file, no label");
+}
+
+#[test]
+fn yolo_layout_or_labels_that_do_not_fit_the_output_are_refused() {
+    let dir = bundle("layout = \"v5\"\n");
+    assert_one_line_error(
+        &run(&dir, "text"),
+        &["bundle.toml", "output.layout", "[1, candidates, 5 + classes]", "[1, 6, 3]"],
+    );
+    std::fs::write(dir.path().join("labels.txt"), "person\ncar\ndog\n").unwrap();
+    let dir2 = bundle("layout = \"v8\"\nlabels = \"labels.txt\"\n");
+    std::fs::write(dir2.path().join("labels.txt"), "person\ncar\ndog\n").unwrap();
+    assert_one_line_error(&run(&dir2, "text"), &["output.labels", "3 labels", "2 classes"]);
+    let dir3 = bundle("layout = \"v8\"\nscore_threshold = 2.0\n");
+    assert_one_line_error(&run(&dir3, "text"), &["output.score_threshold", "0..=1"]);
+}

@@ -91,3 +91,33 @@ fn yolo_layout_or_labels_that_do_not_fit_the_output_are_refused() {
     let dir3 = bundle("layout = \"v8\"\nscore_threshold = 2.0\n");
     assert_one_line_error(&run(&dir3, "text"), &["output.score_threshold", "0..=1"]);
 }
+
+/// An export whose `value_info` declares an intermediate shape tract cannot reconcile loads
+/// with the shapes inferred instead, and `inspect` says so (as Ultralytics exports sometimes
+/// need).
+#[test]
+fn value_info_tract_cannot_reconcile_is_ignored_and_reported() {
+    let mut m = model(
+        vec![node("Identity", &["x"], "t", vec![]), node("Identity", &["t"], "y", vec![])],
+        vec![],
+        &["y"],
+    );
+    m.graph.as_mut().unwrap().value_info.push(crate::tiny_onnx::value("t", &[1, 2, 2, 3]));
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = m.encode_to_vec();
+    std::fs::write(dir.path().join("m.onnx"), &bytes).unwrap();
+    let sha = preflight::files::sha256_hex(&bytes);
+    std::fs::write(
+        dir.path().join("bundle.toml"),
+        format!(
+            "name = \"vi\"\nversion = \"1\"\n[model]\npath = \"m.onnx\"\nsha256 = \"{sha}\"\n\
+             [input]\nname = \"x\"\nshape = [1, 8, 8, 3]\nlayout = \"nhwc\"\ncolor = \"rgb\"\n\
+             resize = \"stretch\"\nscale = 1.0\nmean = [0.0, 0.0, 0.0]\nstd = [1.0, 1.0, 1.0]\n\
+             [output]\nkind = \"raw\"\n"
+        ),
+    )
+    .unwrap();
+    let o = preflight(&["inspect", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("value_info shape(s) ignored"), "{}", stdout(&o));
+}

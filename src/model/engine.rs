@@ -125,6 +125,14 @@ pub struct Engine {
     budget: u64,
 }
 
+/// A graph built and optimized, with what the engine keeps of the inference model.
+struct Built {
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+    template: Option<Arc<InferenceModel>>,
+    typed: TypedModel,
+}
+
 impl Engine {
     /// Builds the bundle's model: decode the protobuf, apply the fix-ups, reject unsupported
     /// operators by name, fix the input fact from the manifest, optimize once.
@@ -154,10 +162,37 @@ impl Engine {
 
         let metadata: BTreeMap<String, String> =
             proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
-        let model = onnx
-            .model_for_proto_model(&proto)
-            .map_err(|e| Error::model(path, format!("cannot build the graph: {e:#}")))?;
-        let inputs = outlet_names(&model, model.input_outlets());
+        let mut fixups: Vec<String> = fixups.iter().map(ToString::to_string).collect();
+        let attempt = |onnx: &tract_onnx::Onnx| -> Result<Built> {
+            let model = onnx
+                .model_for_proto_model(&proto)
+                .map_err(|e| Error::model(path, format!("cannot build the graph: {e:#}")))?;
+            let inputs = outlet_names(&model, model.input_outlets());
+            let outputs = outlet_names(&model, model.output_outlets());
+            let template = spec.size_varies().then(|| Arc::new(model.clone()));
+            let typed = optimize(path, model, &spec.shape, budget)?;
+            Ok(Built { inputs, outputs, template, typed })
+        };
+        let built = match attempt(&onnx) {
+            Ok(built) => built,
+            Err(e) => {
+                let declared = proto.graph.as_ref().map_or(0, |g| g.value_info.len());
+                // Some exports (Ultralytics' among them) declare intermediate shapes tract
+                // cannot reconcile; they are optional hints, and tract infers shapes anyway.
+                let retry = (declared > 0)
+                    .then(|| attempt(&tract_onnx::onnx().with_ignore_value_info(true)).ok())
+                    .flatten();
+                let Some(built) = retry else { return Err(e) };
+                let note = format!(
+                    "graph: {declared} value_info shape(s) ignored, shapes inferred from the \
+                     operators instead (with them: {e})"
+                );
+                log::info!("onnx fix-up: {note}");
+                fixups.push(note);
+                built
+            }
+        };
+        let Built { inputs, outputs: output_names, template, typed } = built;
         if inputs.len() != 1 {
             return Err(Error::model(
                 path,
@@ -170,15 +205,12 @@ impl Engine {
                 format!("no input named {:?} (the model has: {})", spec.name, inputs.join(", ")),
             ));
         }
-        let output_names = outlet_names(&model, model.output_outlets());
-        let template = spec.size_varies().then(|| Arc::new(model.clone()));
-        let typed = optimize(path, model, &spec.shape, budget)?;
         let info = ModelInfo {
             inputs: facts(&typed, typed.input_outlets(), &inputs),
             outputs: facts(&typed, typed.output_outlets(), &output_names),
             onnx_nodes,
             plan_nodes: typed.nodes().len(),
-            fixups: fixups.iter().map(ToString::to_string).collect(),
+            fixups,
             opset,
             producer,
             metadata_keys: metadata.keys().cloned().collect(),

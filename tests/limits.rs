@@ -6,26 +6,11 @@ use std::io::Cursor;
 
 use crate::harness::*;
 use crate::tiny_onnx::constant_of_shape;
-use prost::Message as _;
 use tract_onnx::pb::ModelProto;
 
 /// A raw bundle around `model` (single input `x`, [1, 8, 8, 3]).
 fn raw_bundle(model: &ModelProto) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let bytes = model.encode_to_vec();
-    std::fs::write(dir.path().join("m.onnx"), &bytes).unwrap();
-    let sha = preflight::files::sha256_hex(&bytes);
-    std::fs::write(
-        dir.path().join("bundle.toml"),
-        format!(
-            "name = \"bomb\"\nversion = \"1\"\n[model]\npath = \"m.onnx\"\nsha256 = \"{sha}\"\n\
-             [input]\nname = \"x\"\nshape = [1, 8, 8, 3]\nlayout = \"nhwc\"\ncolor = \"rgb\"\n\
-             resize = \"stretch\"\nscale = 1.0\nmean = [0.0, 0.0, 0.0]\nstd = [1.0, 1.0, 1.0]\n\
-             [output]\nkind = \"raw\"\n"
-        ),
-    )
-    .unwrap();
-    dir
+    crate::tiny_onnx::bundle(model, "kind = \"raw\"\n")
 }
 
 #[test]

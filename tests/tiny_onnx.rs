@@ -82,6 +82,26 @@ pub fn model(nodes: Vec<NodeProto>, initializer: Vec<TensorProto>, outputs: &[&s
     }
 }
 
+/// A bundle around `model` (input `x`, stretched, no normalisation) whose `[output]` section is
+/// `output`.
+pub fn bundle(model: &ModelProto, output: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = model.encode_to_vec();
+    std::fs::write(dir.path().join("m.onnx"), &bytes).unwrap();
+    let sha = preflight::files::sha256_hex(&bytes);
+    std::fs::write(
+        dir.path().join("bundle.toml"),
+        format!(
+            "name = \"tiny\"\nversion = \"1\"\n[model]\npath = \"m.onnx\"\nsha256 = \"{sha}\"\n\
+             [input]\nname = \"x\"\nshape = [1, 8, 8, 3]\nlayout = \"nhwc\"\ncolor = \"rgb\"\n\
+             resize = \"stretch\"\nscale = 1.0\nmean = [0.0, 0.0, 0.0]\nstd = [1.0, 1.0, 1.0]\n\
+             [output]\n{output}"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
 /// `y = x` beside `big = ConstantOfShape(shape)`: a few hundred bytes that ask for `shape`'s
 /// elements.
 pub fn constant_of_shape(shape: &[i64]) -> ModelProto {

@@ -4,7 +4,6 @@
 
 use crate::harness::*;
 use crate::tiny_onnx::{floats, model, node};
-use prost::Message as _;
 
 /// v8 layout, channel-major: rows cx, cy, w, h, score(person), score(car); columns candidates.
 const HEAD: [f32; 18] = [
@@ -25,20 +24,7 @@ fn bundle(output: &str) -> tempfile::TempDir {
         vec![floats("head", &[1, 6, 3], &HEAD)],
         &["pred"],
     );
-    let dir = tempfile::tempdir().unwrap();
-    let bytes = m.encode_to_vec();
-    std::fs::write(dir.path().join("m.onnx"), &bytes).unwrap();
-    let sha = preflight::files::sha256_hex(&bytes);
-    std::fs::write(
-        dir.path().join("bundle.toml"),
-        format!(
-            "name = \"yolo\"\nversion = \"1\"\n[model]\npath = \"m.onnx\"\nsha256 = \"{sha}\"\n\
-             [input]\nname = \"x\"\nshape = [1, 8, 8, 3]\nlayout = \"nhwc\"\ncolor = \"rgb\"\n\
-             resize = \"stretch\"\nscale = 1.0\nmean = [0.0, 0.0, 0.0]\nstd = [1.0, 1.0, 1.0]\n\
-             [output]\nkind = \"yolo\"\n{output}"
-        ),
-    )
-    .unwrap();
+    let dir = crate::tiny_onnx::bundle(&m, &format!("kind = \"yolo\"\n{output}"));
     std::fs::write(dir.path().join("labels.txt"), "person\ncar\n").unwrap();
     image::RgbImage::from_pixel(16, 8, image::Rgb([90, 90, 90]))
         .save(dir.path().join("frame.png"))
@@ -103,20 +89,7 @@ fn value_info_tract_cannot_reconcile_is_ignored_and_reported() {
         &["y"],
     );
     m.graph.as_mut().unwrap().value_info.push(crate::tiny_onnx::value("t", &[1, 2, 2, 3]));
-    let dir = tempfile::tempdir().unwrap();
-    let bytes = m.encode_to_vec();
-    std::fs::write(dir.path().join("m.onnx"), &bytes).unwrap();
-    let sha = preflight::files::sha256_hex(&bytes);
-    std::fs::write(
-        dir.path().join("bundle.toml"),
-        format!(
-            "name = \"vi\"\nversion = \"1\"\n[model]\npath = \"m.onnx\"\nsha256 = \"{sha}\"\n\
-             [input]\nname = \"x\"\nshape = [1, 8, 8, 3]\nlayout = \"nhwc\"\ncolor = \"rgb\"\n\
-             resize = \"stretch\"\nscale = 1.0\nmean = [0.0, 0.0, 0.0]\nstd = [1.0, 1.0, 1.0]\n\
-             [output]\nkind = \"raw\"\n"
-        ),
-    )
-    .unwrap();
+    let dir = crate::tiny_onnx::bundle(&m, "kind = \"raw\"\n");
     let o = preflight(&["inspect", dir.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("value_info shape(s) ignored"), "{}", stdout(&o));

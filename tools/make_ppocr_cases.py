@@ -106,27 +106,28 @@ CROM_TEXT = "Covfefe is a perfectly cromulent word."
 LINN_BLOCK = (340, 846, 1300, 1246)
 
 
-def venv_dir():
+def venv_dir(name="venv-ppocr"):
     models = os.environ.get("PREFLIGHT_MODELS") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
         "preflight", "models")
-    return os.path.join(os.path.dirname(os.path.abspath(models)), "venv-ppocr")
+    return os.path.join(os.path.dirname(os.path.abspath(models)), name)
 
 
-def in_venv(script):
-    """Re-runs `script` inside the pinned venv (creating it first) unless already there."""
-    venv = venv_dir()
+def in_venv(script, requirements=REQUIREMENTS, name="venv-ppocr"):
+    """Re-runs `script` inside the venv `name` pinned by `requirements` (creating it first)
+    unless already there. tools/imagenet_c_reference.py uses it for its own venv."""
+    venv = venv_dir(name)
     if os.path.realpath(sys.prefix) == os.path.realpath(venv):
         return
     python = os.path.join(venv, "bin", "python")
     stamp = os.path.join(venv, "requirements.sha256")
-    with open(REQUIREMENTS, "rb") as f:
+    with open(requirements, "rb") as f:
         want = hashlib.sha256(f.read()).hexdigest()
     have = open(stamp).read().strip() if os.path.exists(stamp) else None
     if have != want:
         subprocess.run([sys.executable, "-m", "venv", "--clear", venv], check=True)
         subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps",
-                        "--require-hashes", "-r", REQUIREMENTS], check=True)
+                        "--require-hashes", "-r", requirements], check=True)
         with open(stamp, "w") as f:
             f.write(want)
     os.execv(python, [python, os.path.abspath(script)] + sys.argv[1:])

@@ -95,26 +95,13 @@ pub(crate) fn validate(path: &Path, m: &Manifest) -> Result<()> {
                     return bad(key, format!("{n} entries, but output.scores has {layers}"));
                 }
             }
-            if d.max_detections == 0 {
-                return bad(
-                    "output.max_detections",
-                    "must be at least 1: the detector could never report anything".into(),
-                );
-            }
             if d.strides.contains(&0) || d.anchors_per_cell.contains(&0) {
                 return bad(
                     "output.strides",
                     "strides and anchors per cell must be positive".into(),
                 );
             }
-            for (key, v) in [
-                ("output.score_threshold", d.score_threshold),
-                ("output.iou_threshold", d.iou_threshold),
-            ] {
-                if !(0.0..=1.0).contains(&v) {
-                    return bad(key, format!("must be within 0..=1, got {v}"));
-                }
-            }
+            detector(path, d.max_detections, d.score_threshold, d.iou_threshold)?;
             if !(d.logit_clamp.is_finite() && d.logit_clamp > 0.0) {
                 return bad(
                     "output.logit_clamp",
@@ -123,20 +110,7 @@ pub(crate) fn validate(path: &Path, m: &Manifest) -> Result<()> {
             }
         }
         OutputSpec::Yolo(y) => {
-            if y.max_detections == 0 {
-                return bad(
-                    "output.max_detections",
-                    "must be at least 1: the detector could never report anything".into(),
-                );
-            }
-            for (key, v) in [
-                ("output.score_threshold", y.score_threshold),
-                ("output.iou_threshold", y.iou_threshold),
-            ] {
-                if !(0.0..=1.0).contains(&v) {
-                    return bad(key, format!("must be within 0..=1, got {v}"));
-                }
-            }
+            detector(path, y.max_detections, y.score_threshold, y.iou_threshold)?
         }
         OutputSpec::Segmentation(g) => {
             for (key, v) in
@@ -162,6 +136,21 @@ pub(crate) fn validate(path: &Path, m: &Manifest) -> Result<()> {
             }
         }
         OutputSpec::Raw(_) => {}
+    }
+    Ok(())
+}
+
+/// What every detector's output section shares: room for at least one detection, and its
+/// score and IoU thresholds within 0..=1.
+fn detector(path: &Path, max_detections: usize, score: f32, iou: f32) -> Result<()> {
+    if max_detections == 0 {
+        let msg = "must be at least 1: the detector could never report anything";
+        return Err(Error::config(path, "output.max_detections", msg.to_string()));
+    }
+    for (key, v) in [("output.score_threshold", score), ("output.iou_threshold", iou)] {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(Error::config(path, key, format!("must be within 0..=1, got {v}")));
+        }
     }
     Ok(())
 }

@@ -57,8 +57,6 @@ impl Decoder {
         let detections = kept
             .into_iter()
             .map(|c| {
-                let (x0, y0) = transform.to_original(c.bbox[0], c.bbox[1]);
-                let (x1, y1) = transform.to_original(c.bbox[2], c.bbox[3]);
                 let keypoints = c
                     .keypoints
                     .iter()
@@ -67,13 +65,7 @@ impl Decoder {
                         [x, y]
                     })
                     .collect();
-                Detection {
-                    score: c.score,
-                    bbox: [x0, y0, x1, y1],
-                    keypoints,
-                    class: None,
-                    label: None,
-                }
+                Detection { keypoints, ..Detection::mapped(c.score, c.bbox, transform) }
             })
             .collect();
         Ok(Prediction::Detections { detections, max_score })

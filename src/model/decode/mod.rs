@@ -56,6 +56,16 @@ pub struct Detection {
     pub label: Option<String>,
 }
 
+impl Detection {
+    /// A box of `bbox` (input pixels) mapped back to the original image by `transform`, with
+    /// no keypoints and no class.
+    pub(super) fn mapped(score: f32, bbox: [f32; 4], transform: &Transform) -> Detection {
+        let (x0, y0) = transform.to_original(bbox[0], bbox[1]);
+        let (x1, y1) = transform.to_original(bbox[2], bbox[3]);
+        Detection { score, bbox: [x0, y0, x1, y1], keypoints: vec![], class: None, label: None }
+    }
+}
+
 /// One class and its score.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClassScore {

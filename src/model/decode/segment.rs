@@ -38,17 +38,7 @@ impl Decoder {
         let detections = regions(&map.data, w, h, spec, threshold)
             .into_iter()
             .take(limit)
-            .map(|r| {
-                let (x0, y0) = transform.to_original(r.bbox[0], r.bbox[1]);
-                let (x1, y1) = transform.to_original(r.bbox[2], r.bbox[3]);
-                Detection {
-                    score: r.score,
-                    bbox: [x0, y0, x1, y1],
-                    keypoints: vec![],
-                    class: None,
-                    label: None,
-                }
-            })
+            .map(|r| Detection::mapped(r.score, r.bbox, transform))
             .collect();
         Ok(Prediction::Detections { detections, max_score })
     }

@@ -32,16 +32,10 @@ impl Decoder {
         let kept = suppress(candidates, spec.iou_threshold, spec.class_agnostic, limit);
         let detections = kept
             .into_iter()
-            .map(|c| {
-                let (x0, y0) = transform.to_original(c.bbox[0], c.bbox[1]);
-                let (x1, y1) = transform.to_original(c.bbox[2], c.bbox[3]);
-                Detection {
-                    score: c.score,
-                    bbox: [x0, y0, x1, y1],
-                    keypoints: vec![],
-                    class: Some(c.class),
-                    label: self.labels.get(c.class).cloned(),
-                }
+            .map(|c| Detection {
+                class: Some(c.class),
+                label: self.labels.get(c.class).cloned(),
+                ..Detection::mapped(c.score, c.bbox, transform)
             })
             .collect();
         Ok(Prediction::Detections { detections, max_score })

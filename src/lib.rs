@@ -57,7 +57,9 @@ pub mod prelude {
     pub use crate::device::{Health, HealthStatus, Runtime, Served, StartError, StartOptions};
     pub use crate::model::preprocess::load_image;
     pub use crate::model::signature::{PublicKey, TrustPolicy};
-    pub use crate::model::{DecodeOptions, Detection, Inference, Model, Prediction};
+    pub use crate::model::{
+        DecodeOptions, Detection, Inference, Model, Pipeline, Prediction, Reading, TextLine,
+    };
     pub use crate::suite::{Report, Verdict};
     pub use crate::target::TargetProfile;
     pub use crate::{Error, Result};

@@ -41,7 +41,7 @@ import zipfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 REQUIREMENTS = os.path.join(ROOT, "tools", "requirements-ppocr.txt")
-KINDS = ["ppocr-det", "ppocr-cls", "ppocr-rec"]
+KINDS = ["ppocr-det", "ppocr-cls", "ppocr-rec", "ppocr"]
 
 OCRMYPDF_VERSION = "16.5.0"
 OCRMYPDF_SDIST = "ocrmypdf-16.5.0.tar.gz"
@@ -101,6 +101,15 @@ LINN_LINES = [
     ("unseen_linn_smpte", (377, 1131, 1293, 1189), "Optional SMPTE time code synchronization."),
 ]
 CROM_TEXT = "Covfefe is a perfectly cromulent word."
+# Pipeline cases (models/ppocr): blocks of whole lines of linn.png at the scan's resolution,
+# starting after the bullets: (case id, box, text).
+LINN_BLOCKS = [
+    ("linn-transposed-erase", (377, 846, 1660, 968),
+     "One or all tracks may be TRANSPOSED at the touch of a key.\n"
+     "Exclusive real-time ERASE function makes editing FAST."),
+    ("linn-optional", (377, 1125, 1300, 1248),
+     "Optional SMPTE time code synchronization.\nOptional remote control."),
+]
 # A block of linn.png (bullets "One or all tracks ..." to "Optional remote control."),
 # scaled by 1/2.5 to 384x160 for detection; lines are cut by the crop's right edge.
 LINN_BLOCK = (340, 846, 1300, 1246)
@@ -359,8 +368,8 @@ def sources_md():
 
 def generate(out_root, workdir):
     from PIL import Image
-    det, cls, rec = (os.path.join(out_root, k, "cases") for k in KINDS)
-    for d in (det, cls, rec):
+    det, cls, rec, pipe = (os.path.join(out_root, k, "cases") for k in KINDS)
+    for d in (det, cls, rec, pipe):
         os.makedirs(d, exist_ok=True)
     sk = skimage_files(workdir)
     ocrmypdf = fetch_ocrmypdf(workdir)
@@ -445,6 +454,27 @@ def generate(out_root, workdir):
     cls_case("parity_upright", short, "0")
     cls_case("parity_180", short.rotate(180), "180")
     write_json(os.path.join(cls, "labels.json"), cls_labels)
+
+    # Pipeline: whole images and the text they hold, line by line (empty: no text).
+    pipe_labels = {}
+
+    def pipe_case(case, img_or_data, text):
+        name = f"{case}.png"
+        if isinstance(img_or_data, bytes):
+            with open(os.path.join(pipe, name), "wb") as f:
+                f.write(img_or_data)
+        else:
+            save(img_or_data, os.path.join(pipe, name))
+        pipe_labels[case] = {"image": name, "text": text}
+
+    pipe_case("page", sk["page.png"], "\n".join(PAGE_LINES))
+    pipe_case("page-upside-down", page.transpose(Image.ROTATE_180), "\n".join(PAGE_LINES))
+    for case, box, text in LINN_BLOCKS:
+        pipe_case(case, linn.crop(box), text)
+    pipe_case("crom", ocrmypdf["crom.png"], CROM_TEXT)
+    for name in NEGATIVES:
+        pipe_case(name[:-4], sk[name], "")
+    write_json(os.path.join(pipe, "labels.json"), pipe_labels)
 
 
 def tree(d):

@@ -403,6 +403,9 @@ fn decision(p: &Prediction) -> Option<String> {
             Some(classes.first().map_or("no class".into(), |c| format!("class {}", c.label)))
         }
         Prediction::Text { text, .. } => Some(format!("text {text:?}")),
+        Prediction::Lines { lines } => {
+            Some(format!("text {:?}", crate::model::pipeline::page_text(lines)))
+        }
         // Undecoded outputs have no decision to compare.
         Prediction::Raw {} => None,
     }

@@ -14,6 +14,7 @@ pub mod display;
 pub mod health;
 pub mod history;
 pub mod install;
+pub mod pipeline;
 pub mod runtime;
 pub mod slots;
 

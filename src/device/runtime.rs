@@ -75,7 +75,7 @@ impl StartOptions {
         self.threads.or(self.target.as_ref().map(|t| t.threads as usize)).unwrap_or(1)
     }
 
-    fn context(
+    pub(super) fn context(
         &self,
         cold_start: Option<std::time::Duration>,
         started: &Started,
@@ -281,8 +281,8 @@ impl Runtime {
         let serving = self.current();
         let subset = serving.suite.recheck_subset();
         let ctx = self.options.context(None, &started, serving.report.host.unit.clone());
-        let results = run_checks(&serving.model, &subset, &ctx, &mut |_, _, _| {});
-        Report::new(&serving.model, &subset, &ctx, self.options.strict, results, &started)
+        let results = run_checks(&*serving.model, &subset, &ctx, &mut |_, _, _| {});
+        Report::new(&*serving.model, &subset, &ctx, self.options.strict, results, &started)
     }
 }
 
@@ -332,12 +332,8 @@ pub fn check(
     run(dir, options, progress)
 }
 
-fn run(
-    dir: &Path,
-    options: &StartOptions,
-    progress: &mut dyn FnMut(usize, usize, &str),
-) -> Result<(Model, Suite, Report)> {
-    let started = Started::now();
+/// Refuses a target profile made for another architecture, unless the options accept it.
+pub(super) fn check_target(options: &StartOptions) -> Result<()> {
     if let Some(target) = &options.target {
         match target.check_host() {
             Err(_) if options.target_mismatch_ok && !target.emulated => log::warn!(
@@ -348,6 +344,16 @@ fn run(
             other => other?,
         }
     }
+    Ok(())
+}
+
+pub(super) fn run(
+    dir: &Path,
+    options: &StartOptions,
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<(Model, Suite, Report)> {
+    let started = Started::now();
+    check_target(options)?;
     let dir = &super::slots::serving_dir(dir);
     let policy = options.trust_policy()?;
     let unit = unit_id(options.unit_id.as_deref())?;

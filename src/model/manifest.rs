@@ -308,6 +308,20 @@ pub enum OutputSpec {
     Raw(RawSpec),
 }
 
+impl OutputSpec {
+    /// The `kind` as written in `bundle.toml`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            OutputSpec::Classification(_) => "classification",
+            OutputSpec::Detection(_) => "detection",
+            OutputSpec::Yolo(_) => "yolo",
+            OutputSpec::Segmentation(_) => "segmentation",
+            OutputSpec::Ctc(_) => "ctc",
+            OutputSpec::Raw(_) => "raw",
+        }
+    }
+}
+
 /// `kind = "raw"` takes no parameters; a key given with it is a mistake, refused by name.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

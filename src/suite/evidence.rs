@@ -141,6 +141,13 @@ pub fn answer(p: &Prediction) -> String {
             None => "no class".into(),
         },
         Prediction::Text { text, confidence, .. } => format!("\"{text}\" ({confidence:.2})"),
+        Prediction::Lines { lines } => match lines.len() {
+            0 => "no text read".into(),
+            n => format!(
+                "{n} lines: \"{}\"",
+                crate::model::pipeline::page_text(lines).replace('\n', " / ")
+            ),
+        },
         Prediction::Raw {} => "raw outputs".into(),
     }
 }

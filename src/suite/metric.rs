@@ -2,7 +2,8 @@
 //! count match (by counts, or by IoU-matched boxes), top-1/top-k, character error rate and
 //! exact text match.
 
-use crate::model::decode::{iou, Prediction};
+use crate::model::decode::{iou, Detection, Prediction};
+use crate::model::pipeline::page_text;
 use crate::suite::spec::{Case, Metric, Scoring};
 
 /// A metric's value with what it counted.
@@ -23,6 +24,33 @@ pub(crate) fn metric(
     let (k, iou_min) = (scoring.k, scoring.iou);
     let (mut hits, mut total, mut failures) = (0usize, 0usize, Vec::new());
     for (case, pred) in preds {
+        // A pipeline's lines are a text for text metrics, and boxes for detection metrics.
+        let converted;
+        let pred = match pred {
+            Prediction::Lines { lines } => {
+                converted = if matches!(m, Metric::Cer | Metric::TextMatch) {
+                    Prediction::Text {
+                        text: page_text(lines),
+                        confidence: 0.0,
+                        char_scores: vec![],
+                    }
+                } else {
+                    let detections = lines
+                        .iter()
+                        .map(|l| Detection {
+                            score: l.confidence,
+                            bbox: l.bbox,
+                            keypoints: vec![],
+                            class: None,
+                            label: None,
+                        })
+                        .collect();
+                    Prediction::Detections { detections, max_score: 0.0 }
+                };
+                &converted
+            }
+            other => other,
+        };
         let outcome: Option<bool> = match (m, pred) {
             (Metric::Top1 | Metric::TopK, Prediction::Classes { classes }) => {
                 let label = case

@@ -21,6 +21,8 @@ pub mod report;
 pub mod run;
 pub mod scaffold;
 pub mod spec;
+mod stages;
+pub mod subject;
 mod validate;
 
 pub use gate::{Status, Verdict};

@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::gate::{verdict, Status, Verdict};
 use super::run::{Ran, RunContext};
 use super::spec::{Severity, Suite};
+use super::subject::Subject;
 use crate::model::envelope::Envelope;
-use crate::model::Model;
 use crate::target::{host_cores, host_cpu, host_triple};
 
 /// Schema name written into reports.
@@ -50,6 +50,19 @@ pub struct Report {
     /// The operating envelope the robustness checks proved (absent without any).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub envelope: Option<Envelope>,
+    /// A pipeline's stages, each checked with its own suite (their checks are in `checks`,
+    /// named `<stage bundle>/<check>`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageInfo>,
+}
+
+/// One stage of a pipeline as its own suite judged it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageInfo {
+    /// The stage bundle and the suite it ran.
+    pub bundle: BundleInfo,
+    /// That suite's verdict on its own.
+    pub verdict: Verdict,
 }
 
 /// When a run started: the wall-clock time for the report, the instant for its duration.
@@ -92,8 +105,8 @@ impl Report {
     /// Assembles the report of a suite run: the verdict from the checks' severities and
     /// statuses, whether that verdict allows serving (`strict`: degraded does not), and what
     /// was tested, by what and where.
-    pub fn new(
-        model: &Model,
+    pub fn new<'a>(
+        subject: impl Into<Subject<'a>>,
         suite: &Suite,
         ctx: &RunContext,
         strict: bool,
@@ -102,7 +115,28 @@ impl Report {
     ) -> Report {
         let Ran { checks, timing, envelope } = ran;
         let verdict = verdict(checks.iter().map(|c| (c.severity, c.status)));
-        let manifest = model.bundle().manifest();
+        let subject = subject.into();
+        let (name, version, model_sha256, models) = match subject {
+            Subject::Model(m) => {
+                let manifest = m.bundle().manifest();
+                (&manifest.name, &manifest.version, m.bundle().model_sha256().to_string(), vec![m])
+            }
+            Subject::Pipeline(p) => {
+                let stages = p.stages();
+                // The pipeline's identity: its stages' model hashes, in order.
+                let joined: Vec<&str> = stages.iter().map(|m| m.bundle().model_sha256()).collect();
+                let sha = crate::files::sha256_hex(joined.join("\n").as_bytes());
+                (&p.manifest().name, &p.manifest().version, sha, stages)
+            }
+        };
+        let mut kernels: Vec<String> = Vec::new();
+        for m in &models {
+            for k in m.engine().kernels() {
+                if !kernels.contains(&k) {
+                    kernels.push(k);
+                }
+            }
+        }
         Report {
             schema: REPORT_SCHEMA.into(),
             verdict,
@@ -113,9 +147,9 @@ impl Report {
             duration_ms: (started.instant.elapsed().as_secs_f64() * 1e4).round() / 10.0,
             seed: ctx.seed,
             bundle: BundleInfo {
-                name: manifest.name.clone(),
-                version: manifest.version.clone(),
-                model_sha256: model.bundle().model_sha256().into(),
+                name: name.clone(),
+                version: version.clone(),
+                model_sha256,
                 suite: suite.name.clone(),
                 suite_sha256: suite.sha256.clone(),
             },
@@ -133,8 +167,8 @@ impl Report {
                 cores: host_cores(),
                 target: ctx.target.as_ref().map(|t| t.name.clone()),
                 emulated: ctx.target.as_ref().is_some_and(|t| t.emulated),
-                threads: model.engine().threads(),
-                kernels: model.engine().kernels(),
+                threads: models.first().map_or(1, |m| m.engine().threads()),
+                kernels,
                 unit: ctx.unit.clone(),
                 target_mismatch: ctx.target_mismatch,
             },
@@ -142,6 +176,7 @@ impl Report {
             checks,
             envelope: (!envelope.bounds.is_empty() || !envelope.unseparated.is_empty())
                 .then_some(envelope),
+            stages: Vec::new(),
         }
     }
 }
@@ -212,7 +247,7 @@ pub struct BundleInfo {
     pub name: String,
     /// Bundle version.
     pub version: String,
-    /// sha256 of the model file.
+    /// sha256 of the model file (a pipeline: of its stages' model hashes, one per line).
     pub model_sha256: String,
     /// Suite name.
     pub suite: String,

@@ -22,13 +22,12 @@ use super::perturb::{case_seed, Perturbation};
 use super::plan::{plan, Input, Key};
 use super::report::{CheckResult, Timing};
 use super::spec::{Case, CheckKind, CheckSpec, Selection, Suite};
+use super::subject::{RunOutcome, Subject};
 use crate::model::condition::Condition;
-use crate::model::decode::{DecodeOptions, Prediction};
+use crate::model::decode::Prediction;
 use crate::model::engine::Outputs;
 use crate::model::envelope::Envelope;
-use crate::model::manifest::OutputSpec;
 use crate::model::preprocess::Transform;
-use crate::model::Model;
 use crate::target::TargetProfile;
 
 /// What a suite run needs besides the model and the suite.
@@ -89,15 +88,15 @@ pub struct Ran {
 }
 
 /// Runs every check of `suite` in order; `progress(done, total, name)` is called before each.
-pub fn run_checks(
-    model: &Model,
+pub fn run_checks<'a>(
+    subject: impl Into<Subject<'a>>,
     suite: &Suite,
     ctx: &RunContext,
     progress: &mut dyn FnMut(usize, usize, &str),
 ) -> Ran {
     let start = Instant::now();
     let mut runner = Runner {
-        model,
+        subject: subject.into(),
         suite,
         ctx,
         started: ctx.started.unwrap_or(start),
@@ -127,7 +126,7 @@ pub fn run_checks(
 
 /// The state one suite run shares between its checks.
 pub(super) struct Runner<'a> {
-    pub(super) model: &'a Model,
+    pub(super) subject: Subject<'a>,
     pub(super) suite: &'a Suite,
     pub(super) ctx: &'a RunContext,
     /// When the run started (for the boot budget).
@@ -164,7 +163,7 @@ impl Runner<'_> {
     }
 
     fn run(&mut self, check: &CheckSpec) -> CheckResult {
-        let raw = matches!(self.model.bundle().manifest().output, OutputSpec::Raw(_));
+        let raw = self.subject.is_raw();
         let decides = check.kind.needs_decisions();
         let checked = match &check.kind {
             // A raw model's prediction is empty: every "decision" would agree with every other
@@ -204,11 +203,13 @@ impl Runner<'_> {
                 cases.push(&input.case);
             }
         }
-        let model = self.model;
+        let subject = self.subject;
         let decoded = parallel(&cases, jobs, |case| {
             let t = Instant::now();
-            let img =
-                model.load_image(&case.path).map(|i| model.resize(&i)).map_err(|e| e.to_string());
+            let img = subject
+                .load_image(&case.path)
+                .map(|i| subject.resize(&i))
+                .map_err(|e| e.to_string());
             (img, ms(t.elapsed()))
         });
         for (case, (img, took)) in cases.iter().zip(decoded) {
@@ -217,7 +218,7 @@ impl Runner<'_> {
         }
         let images = &self.images;
         let seed = self.ctx.seed;
-        let made = parallel(&inputs, jobs, |input| make(model, images, seed, input));
+        let made = parallel(&inputs, jobs, |input| make(subject, images, seed, input));
         for (input, m) in inputs.iter().zip(made) {
             let key = input.key();
             self.timing.add(&m.timing);
@@ -248,7 +249,7 @@ impl Runner<'_> {
             keep_raw: true,
             measure: false,
         };
-        let m = make(self.model, &self.images, self.ctx.seed, &input);
+        let m = make(self.subject, &self.images, self.ctx.seed, &input);
         self.timing.add(&m.timing);
         self.timing.inferences_run += usize::from(m.ran);
         let raw = m.raw.unwrap_or_else(|| Err("no outputs kept".into()));
@@ -277,7 +278,7 @@ impl Runner<'_> {
             keep_raw: false,
             measure: false,
         };
-        let m = make(self.model, &self.images, self.ctx.seed, &input);
+        let m = make(self.subject, &self.images, self.ctx.seed, &input);
         self.timing.add(&m.timing);
         self.timing.inferences_run += usize::from(m.ran);
         let p = m.predictions.into_iter().next().map_or_else(|| Err("not decoded".into()), |x| x.1);
@@ -315,7 +316,7 @@ impl Runner<'_> {
 /// Makes one input from its case's resized image (perturbed if asked), runs it, and decodes
 /// it at each score it is asked for.
 fn make(
-    model: &Model,
+    subject: Subject<'_>,
     images: &HashMap<String, Cached<(RgbImage, Transform)>>,
     seed: u64,
     input: &Input,
@@ -333,9 +334,9 @@ fn make(
         Some(Err(e)) => Err(e.clone()),
         None => {
             let t = Instant::now();
-            let img = model
+            let img = subject
                 .load_image(&input.case.path)
-                .map(|i| model.resize(&i))
+                .map(|i| subject.resize(&i))
                 .map_err(|e| e.to_string());
             timing.image_decode_ms += ms(t.elapsed());
             img
@@ -361,9 +362,9 @@ fn make(
         return Made { predictions: vec![], raw: None, condition, ran: false, timing };
     }
     let t = Instant::now();
-    let raw = model.run_resized(&img, transform);
+    let ran = subject.run(&img, transform, &input.scores, input.keep_raw);
     timing.inference_ms += ms(t.elapsed());
-    let (outputs, transform) = match raw {
+    let RunOutcome { raw, predictions } = match ran {
         Ok(x) => x,
         Err(e) => {
             let mut m = fail(e.to_string(), timing);
@@ -374,13 +375,15 @@ fn make(
     let predictions = input
         .scores
         .iter()
-        .map(|&score| {
-            let options = DecodeOptions { threshold: score, top: None };
-            let p = model.decode(&outputs, &transform, options).map_err(|e| e.to_string());
-            (score.map(f32::to_bits), p)
-        })
+        .zip(predictions)
+        .map(|(score, p)| (score.map(f32::to_bits), p.map_err(|e| e.to_string())))
         .collect();
-    Made { predictions, raw: input.keep_raw.then_some(Ok(outputs)), condition, ran: true, timing }
+    let raw = input.keep_raw.then(|| {
+        raw.ok_or_else(|| {
+            "a pipeline keeps no raw outputs: parity is checked stage by stage".to_string()
+        })
+    });
+    Made { predictions, raw, condition, ran: true, timing }
 }
 
 /// `f` over `items` on `jobs` scoped threads; results in the items' order.

@@ -41,7 +41,15 @@ pub(crate) fn check(
             }
         }
     };
-    let (model, suite, report) = preflight::device::runtime::check(dir, options, &mut progress)?;
+    // A pipeline's failing cases are whole pages: the HTML report lists them without pictures.
+    let (report, evidence_of) = if preflight::model::pipeline::is_pipeline(dir) {
+        let (_, report) = preflight::device::pipeline::check_pipeline(dir, options, &mut progress)?;
+        (report, None)
+    } else {
+        let (model, suite, report) =
+            preflight::device::runtime::check(dir, options, &mut progress)?;
+        (report, Some((model, suite)))
+    };
     // Write the files before printing, so a closed stdout never loses a report.
     if let Some(p) = &outputs.report {
         write_atomically(p, report.to_json().as_bytes())?;
@@ -50,13 +58,15 @@ pub(crate) fn check(
         write_atomically(p, report.to_junit().as_bytes())?;
     }
     if let Some(p) = &outputs.html {
-        let evidence = preflight::suite::evidence::failing_cases(
-            &model,
-            &suite,
-            &report,
-            EVIDENCE_PER_CHECK,
-            EVIDENCE_TOTAL,
-        );
+        let evidence = evidence_of.as_ref().map_or_else(Vec::new, |(model, suite)| {
+            preflight::suite::evidence::failing_cases(
+                model,
+                suite,
+                &report,
+                EVIDENCE_PER_CHECK,
+                EVIDENCE_TOTAL,
+            )
+        });
         write_atomically(p, report.to_html(&evidence).as_bytes())?;
     }
     if let Some(p) = &outputs.metrics {

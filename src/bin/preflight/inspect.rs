@@ -19,6 +19,9 @@ pub(crate) fn inspect(
     if dir.is_file() || dir.extension().is_some_and(|e| e == "onnx") {
         return inspect_onnx(dir, format);
     }
+    if preflight::model::pipeline::is_pipeline(dir) {
+        return inspect_pipeline(dir, format, policy);
+    }
     let bundle = Bundle::open(dir)?;
     verify(&bundle, policy)?;
     let signature = status(&bundle)?;
@@ -149,5 +152,64 @@ fn inspect_onnx(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
     outln!("\nA bundle is this file beside a bundle.toml; one to start from (normalisation and")?;
     outln!("the decoder are not in the file: take them from the model's training code):\n")?;
     out!("{}", s.manifest_skeleton())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A pipeline: its stages (each opened and verified) and how results flow between them.
+fn inspect_pipeline(dir: &Path, format: Format, policy: &TrustPolicy) -> anyhow::Result<ExitCode> {
+    let pipeline = Pipeline::open(dir)?;
+    for stage in pipeline.stages() {
+        verify(stage.bundle(), policy)?;
+    }
+    let m = pipeline.manifest();
+    let stages: Vec<_> = pipeline
+        .stages()
+        .iter()
+        .map(|s| {
+            let b = s.bundle();
+            json!({
+                "bundle": b.dir(),
+                "name": b.manifest().name,
+                "version": b.manifest().version,
+                "kind": b.manifest().output.kind_name(),
+                "model_sha256": b.model_sha256(),
+            })
+        })
+        .collect();
+    if format == Format::Json {
+        let doc = json!({ "pipeline": dir, "manifest": m, "stages": stages });
+        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!("pipeline  {} {} ({})", m.name, m.version, dir.display())?;
+    if !m.description.is_empty() {
+        outln!("          {}", m.description)?;
+    }
+    for s in pipeline.stages() {
+        let b = s.bundle();
+        outln!(
+            "stage     {} {} ({}, {}): sha256 {}",
+            b.manifest().name,
+            b.manifest().version,
+            b.manifest().output.kind_name(),
+            b.dir().display(),
+            b.model_sha256()
+        )?;
+    }
+    let d = &m.direction;
+    outln!(
+        "direction turn on {:?} at score >= {} (vote per {})",
+        d.turn_label,
+        d.min_score,
+        d.per.name()
+    )?;
+    let l = &m.lines;
+    let unclip = l.unclip_ratio.map_or("the detector's".to_string(), |r| r.to_string());
+    outln!(
+        "lines     confidence >= {}, vertical at height/width >= {}, at most {}, unclip ratio {unclip}",
+        l.min_confidence,
+        l.vertical_ratio,
+        l.max_lines
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -115,13 +115,18 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 trust: policy(&trust)?,
                 ..Default::default()
             };
+            refuse_pipeline(&bundle, "install")?;
             install::install(&bundle, &into, start, usize::from(keep), format)
         }
         Command::Rollback { into, trust } => install::rollback(&into, &policy(&trust)?),
         Command::Status { into, format } => install::status(&into, format),
         Command::Init { model, dir, name, input_size } => init(&model, &dir, name, input_size),
         Command::Keygen { name } => sign::keygen(&name),
-        Command::Sign { bundle, key } => sign::sign(&bundle_dir(bundle), &key),
+        Command::Sign { bundle, key } => {
+            let dir = bundle_dir(bundle);
+            refuse_pipeline(&dir, "sign")?;
+            sign::sign(&dir, &key)
+        }
         Command::Check {
             bundle,
             suite,
@@ -172,18 +177,23 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 format,
             )
         }
-        Command::Record { bundle, suite, out, envelope: false, .. } => {
-            record::record(&bundle_dir(bundle), suite, out)
-        }
-        Command::Record { bundle, suite, out, envelope: true, seed } => {
-            record::envelope(&bundle_dir(bundle), suite, out, seed)
+        Command::Record { bundle, suite, out, envelope, seed } => {
+            let dir = bundle_dir(bundle);
+            refuse_pipeline(&dir, "record")?;
+            if envelope {
+                record::envelope(&dir, suite, out, seed)
+            } else {
+                record::record(&dir, suite, out)
+            }
         }
         Command::Perturb { image, name, severity, seed, out } => {
             perturb::perturb(&image, &name, severity, seed, &out)
         }
         Command::Bench { bundle, iterations, warmup, image, threads, profile, format } => {
+            let dir = bundle_dir(bundle);
+            refuse_pipeline(&dir, "bench")?;
             bench::bench(
-                &bundle_dir(bundle),
+                &dir,
                 bench::Options {
                     iterations: iterations as usize,
                     warmup: warmup as usize,
@@ -248,6 +258,19 @@ pub(crate) fn default_bundle() -> PathBuf {
             .find(|d| is_bundle(d))
     });
     installed.unwrap_or(here)
+}
+
+/// Commands that take one bundle refuse a pipeline by name, pointing at its stages.
+pub(crate) fn refuse_pipeline(dir: &Path, command: &str) -> anyhow::Result<()> {
+    if preflight::model::pipeline::is_pipeline(dir) {
+        anyhow::bail!(
+            "{}: a pipeline; `{command}` takes one bundle (give it a stage bundle: `preflight \
+             inspect {}` lists them)",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 pub(crate) fn is_bundle(path: &Path) -> bool {

@@ -102,18 +102,27 @@ pub enum Prediction {
         /// Per character, its score.
         char_scores: Vec<f32>,
     },
+    /// A pipeline's output: lines of text read in the image, in reading order.
+    Lines {
+        /// The lines read.
+        lines: Vec<crate::model::pipeline::TextLine>,
+    },
     /// Undecoded outputs (`kind = "raw"`).
     Raw {},
 }
 
 impl Prediction {
     /// The confidence a behaviour check compares: the best detection score over all anchors
-    /// (map value for segmentation), the top class score, or the text's confidence.
+    /// (map value for segmentation), the top class score, the text's confidence, or the mean
+    /// confidence of a pipeline's lines.
     pub fn top_score(&self) -> f32 {
         match self {
             Prediction::Detections { max_score, .. } => *max_score,
             Prediction::Classes { classes } => classes.first().map_or(0.0, |c| c.score),
             Prediction::Text { confidence, .. } => *confidence,
+            Prediction::Lines { lines } => {
+                lines.iter().map(|l| l.confidence).sum::<f32>() / lines.len().max(1) as f32
+            }
             Prediction::Raw {} => 0.0,
         }
     }
@@ -126,6 +135,10 @@ pub struct DecodeOptions {
     pub threshold: Option<f32>,
     /// Number of classes (classification) or detections (detection) to keep.
     pub top: Option<usize>,
+    /// Segmentation: how much regions grow into boxes (the manifest's `unclip_ratio`); a
+    /// pipeline that crops lines for a recogniser may want tighter crops than the boxes the
+    /// detector's own suite judges.
+    pub unclip_ratio: Option<f32>,
 }
 
 /// A decoder bound to one bundle's outputs.

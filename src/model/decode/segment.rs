@@ -5,7 +5,10 @@
 //! bounding box is mostly background, so a box mean would sink below the threshold), drop
 //! small or weak ones, and grow ("unclip") the survivors' bounding boxes by
 //! `area × ratio / perimeter`, as DBNet's labels were shrunk by that offset during training.
-//! Boxes are axis-aligned: rotated text gets its bounding box.
+//! Each region gives two boxes: the axis-aligned one (what detection metrics compare) and a
+//! rotated rectangle along the region's principal axis, grown the same way, whose corners are
+//! the detection's four keypoints (top-left, top-right, bottom-right, bottom-left of the text):
+//! a slanted line's crop is then the line, not the line and its neighbours' edges.
 
 use super::{output, DecodeError, DecodeOptions, Decoder, Detection, Prediction};
 use crate::model::engine::Outputs;
@@ -35,10 +38,34 @@ impl Decoder {
         let max_score = map.data.iter().copied().fold(0.0f32, f32::max);
         let limit = options.top.unwrap_or(spec.max_regions);
         // The map has the input's size (DBNet), so map pixels are input pixels.
+        let grown;
+        let spec = match options.unclip_ratio {
+            Some(ratio) if ratio.is_finite() && ratio >= 0.0 => {
+                grown = SegmentationSpec { unclip_ratio: ratio, ..spec.clone() };
+                &grown
+            }
+            _ => spec,
+        };
         let detections = regions(&map.data, w, h, spec, threshold)
             .into_iter()
             .take(limit)
-            .map(|r| Detection::mapped(r.score, r.bbox, transform))
+            .map(|r| {
+                let mut d = Detection::mapped(r.score, r.bbox, transform);
+                d.keypoints = r
+                    .quad
+                    .iter()
+                    .map(|&[x, y]| {
+                        // Not clamped: a corner past the edge keeps the rectangle's shape (a
+                        // crop replicates the border there).
+                        let (ox, oy) = (
+                            (x - transform.offset_x) / transform.scale_x,
+                            (y - transform.offset_y) / transform.scale_y,
+                        );
+                        [ox, oy]
+                    })
+                    .collect();
+                d
+            })
             .collect();
         Ok(Prediction::Detections { detections, max_score })
     }
@@ -51,6 +78,8 @@ pub struct Region {
     pub score: f32,
     /// The unclipped box.
     pub bbox: [f32; 4],
+    /// The unclipped rotated rectangle: top-left, top-right, bottom-right, bottom-left.
+    pub quad: [[f32; 2]; 4],
 }
 
 /// Finds the regions of a `width`×`height` row-major probability map, best first.
@@ -67,7 +96,9 @@ pub fn regions(
         fg = dilate(&fg, width, height);
     }
     let mut found = Vec::new();
-    for Component { bbox: [x0, y0, x1, y1], sum, pixels } in components(&fg, map, width, height) {
+    for Component { bbox: [x0, y0, x1, y1], sum, pixels, members } in
+        components(&fg, map, width, height)
+    {
         let (w, h) = ((x1 - x0) as f32, (y1 - y0) as f32);
         if w.min(h) < spec.min_size {
             continue;
@@ -86,11 +117,58 @@ pub fn regions(
             (x1 as f32 + grow).min(width as f32),
             (y1 as f32 + grow).min(height as f32),
         ];
-        found.push(Region { score, bbox });
+        let quad = rotated(&members, width, spec.unclip_ratio);
+        found.push(Region { score, bbox, quad });
     }
     found.sort_by(|a, b| b.score.total_cmp(&a.score));
     found.truncate(spec.max_regions);
     found
+}
+
+/// The rectangle along the principal axis of a region's pixels (indices into a `width`-wide
+/// map), grown like the axis-aligned box. Its first side is the axis nearer horizontal, so a
+/// line standing upright gives a tall rectangle (the pipeline turns such crops).
+fn rotated(members: &[usize], width: usize, ratio: f32) -> [[f32; 2]; 4] {
+    let n = members.len().max(1) as f64;
+    let at = |i: usize| ((i % width) as f64 + 0.5, (i / width) as f64 + 0.5);
+    let (mut mx, mut my) = (0.0, 0.0);
+    for &i in members {
+        let (x, y) = at(i);
+        (mx, my) = (mx + x, my + y);
+    }
+    (mx, my) = (mx / n, my / n);
+    let (mut cxx, mut cyy, mut cxy) = (0.0, 0.0, 0.0);
+    for &i in members {
+        let (x, y) = at(i);
+        let (dx, dy) = (x - mx, y - my);
+        (cxx, cyy, cxy) = (cxx + dx * dx, cyy + dy * dy, cxy + dx * dy);
+    }
+    let theta = 0.5 * (2.0 * cxy).atan2(cxx - cyy);
+    let (mut ux, mut uy) = (theta.cos(), theta.sin());
+    if ux.abs() < uy.abs() {
+        (ux, uy) = (-uy, ux);
+    }
+    if ux < 0.0 {
+        (ux, uy) = (-ux, -uy);
+    }
+    // Perpendicular, pointing down the image.
+    let (vx, vy) = (-uy, ux);
+    let (mut u0, mut u1, mut v0, mut v1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &i in members {
+        let (x, y) = at(i);
+        let (u, v) = ((x - mx) * ux + (y - my) * uy, (x - mx) * vx + (y - my) * vy);
+        (u0, u1, v0, v1) = (u0.min(u), u1.max(u), v0.min(v), v1.max(v));
+    }
+    // Pixel centres span one pixel less than the pixels do.
+    let (w, h) = (u1 - u0 + 1.0, v1 - v0 + 1.0);
+    let grow = w * h * ratio as f64 / (2.0 * (w + h));
+    let (cu, cv) = ((u0 + u1) / 2.0, (v0 + v1) / 2.0);
+    let (cx, cy) = (mx + cu * ux + cv * vx, my + cu * uy + cv * vy);
+    let (hw, hh) = (w / 2.0 + grow, h / 2.0 + grow);
+    let corner = |su: f64, sv: f64| {
+        [(cx + su * hw * ux + sv * hh * vx) as f32, (cy + su * hw * uy + sv * hh * vy) as f32]
+    };
+    [corner(-1.0, -1.0), corner(1.0, -1.0), corner(1.0, 1.0), corner(-1.0, 1.0)]
 }
 
 /// A pixel is set when it or its left, upper or upper-left neighbour is (a 2×2 kernel).
@@ -114,6 +192,8 @@ struct Component {
     sum: f64,
     /// Number of pixels.
     pixels: usize,
+    /// The pixels' indices.
+    members: Vec<usize>,
 }
 
 /// The 8-connected foreground components, in scan order of their first pixel.
@@ -129,7 +209,9 @@ fn components(fg: &[bool], map: &[f32], width: usize, height: usize) -> Vec<Comp
         stack.push(start);
         let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
         let (mut sum, mut pixels) = (0.0f64, 0usize);
+        let mut members = Vec::new();
         while let Some(i) = stack.pop() {
+            members.push(i);
             let (x, y) = (i % width, i / width);
             sum += map[i] as f64;
             pixels += 1;
@@ -144,7 +226,7 @@ fn components(fg: &[bool], map: &[f32], width: usize, height: usize) -> Vec<Comp
                 }
             }
         }
-        boxes.push(Component { bbox: [x0, y0, x1, y1], sum, pixels });
+        boxes.push(Component { bbox: [x0, y0, x1, y1], sum, pixels, members });
     }
     boxes
 }
@@ -190,6 +272,38 @@ mod tests {
         for (a, b) in r[0].bbox.iter().zip(want) {
             assert!((a - b).abs() < 1e-4, "{:?} vs {want:?}", r[0].bbox);
         }
+    }
+
+    #[test]
+    fn a_slanted_line_gets_a_thin_rotated_rectangle() {
+        // A band 4 px thick rising 1 px every 4 columns, 80 px long: its axis-aligned box is
+        // 24 px tall, the rotated rectangle about 4 px before growing.
+        let mut m = vec![0.0; 100 * 40];
+        for x in 10..90 {
+            for y in 0..4 {
+                m[(30 - x / 4 + y) * 100 + x] = 0.9;
+            }
+        }
+        let mut s = spec();
+        s.unclip_ratio = 0.0;
+        let r = &regions(&m, 100, 40, &s, 0.5)[0];
+        assert!(r.bbox[3] - r.bbox[1] > 20.0, "{:?}", r.bbox);
+        let [tl, tr, br, bl] = r.quad;
+        let len = |a: [f32; 2], b: [f32; 2]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt();
+        assert!((len(tl, tr) - 80.0).abs() < 2.0, "{:?}", r.quad);
+        assert!(len(tl, bl) < 6.0, "{:?}", r.quad);
+        assert!(tr[1] < tl[1], "the top side rises to the right: {:?}", r.quad);
+        assert!(bl[1] > tl[1] && br[0] > bl[0], "corners clockwise from top-left: {:?}", r.quad);
+    }
+
+    #[test]
+    fn an_upright_line_gives_a_tall_rectangle() {
+        let m = map_with(20, 60, &[([8, 5, 12, 55], 0.9)]);
+        let mut s = spec();
+        s.unclip_ratio = 0.0;
+        let [tl, tr, _, bl] = regions(&m, 20, 60, &s, 0.5)[0].quad;
+        assert!((tr[0] - tl[0] - 4.0).abs() < 1e-3 && (bl[1] - tl[1] - 50.0).abs() < 1e-3);
+        assert_eq!([tl[0], tl[1]], [8.0, 5.0]);
     }
 
     #[test]

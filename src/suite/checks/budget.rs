@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use super::{status, Checked, Outcome};
 use crate::latency::{nearest_rank, Percentiles};
-use crate::model::decode::DecodeOptions;
 use crate::suite::gate::Status;
 use crate::suite::run::{ms, Runner};
 use crate::suite::spec::{BudgetSpec, LatencySpec};
@@ -27,7 +26,7 @@ impl Runner<'_> {
         };
         // Timed from the decoded original: resizing is part of serving a frame.
         let img =
-            self.model.load_image(&case.path).map_err(|e| format!("case {}: {e}", case.id))?;
+            self.subject.load_image(&case.path).map_err(|e| format!("case {}: {e}", case.id))?;
         let t = Instant::now();
         let samples = self.timed_runs(&img, a.warmup, a.iterations);
         self.timing.inference_ms += ms(t.elapsed());
@@ -107,13 +106,12 @@ impl Runner<'_> {
         warmup: usize,
         iterations: usize,
     ) -> crate::Result<Vec<Duration>> {
-        let options = DecodeOptions::default();
         for _ in 0..warmup {
-            self.model.infer(img, options)?;
+            self.subject.time(img)?;
         }
         (0..iterations)
             .map(|i| {
-                let mut took = self.model.infer(img, options)?.elapsed;
+                let mut took = self.subject.time(img)?;
                 if let Some((run, stall)) = self.ctx.latency_stall {
                     if run == i {
                         std::thread::sleep(stall);

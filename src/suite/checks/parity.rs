@@ -12,12 +12,16 @@ impl Runner<'_> {
         let dir = self.suite.path.parent().unwrap_or(std::path::Path::new("."));
         let path = resolve(dir, &self.suite.path, "golden", &a.golden)?;
         let golden = Golden::load(&path)?;
-        if golden.model_sha256 != self.model.bundle().model_sha256() {
+        let model = self
+            .subject
+            .model()
+            .ok_or("a pipeline keeps no raw outputs: parity is checked stage by stage")?;
+        if golden.model_sha256 != model.bundle().model_sha256() {
             return Err(format!(
                 "{} was recorded for model {}, this bundle's is {}",
                 path.display(),
                 golden.model_sha256,
-                self.model.bundle().model_sha256()
+                model.bundle().model_sha256()
             )
             .into());
         }

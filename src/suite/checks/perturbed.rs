@@ -203,6 +203,7 @@ fn decision(p: &Prediction) -> String {
             classes.first().map_or(String::new(), |c| c.label.clone())
         }
         Prediction::Text { text, .. } => text.clone(),
+        Prediction::Lines { lines } => crate::model::pipeline::page_text(lines),
         Prediction::Raw {} => String::new(),
     }
 }

@@ -15,6 +15,7 @@ mod layers;
 mod limits;
 mod ocr;
 mod perturbations;
+mod pipeline;
 mod reports;
 mod selftest;
 mod signing;

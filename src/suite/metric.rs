@@ -213,6 +213,36 @@ mod tests {
         assert_eq!((c.value, c.failures.clone()), (0.5, vec!["f2".to_string(), "n1".to_string()]));
     }
 
+    fn lines(texts: &[&str]) -> Prediction {
+        let lines = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| crate::model::TextLine {
+                text: t.to_string(),
+                confidence: 0.9,
+                score: 0.8,
+                bbox: [0.0, 20.0 * i as f32, 100.0, 20.0 * i as f32 + 15.0],
+                turned: 0,
+            })
+            .collect();
+        Prediction::Lines { lines }
+    }
+
+    #[test]
+    fn a_pipelines_lines_are_a_page_of_text_and_a_set_of_boxes() {
+        let page = Case { objects: Some(2), ..text_case("page", "first line\nsecond line") };
+        let preds =
+            vec![(page, lines(&["first line", "second lime"])), (case("cat", 0), lines(&[]))];
+        let m = metric(Metric::Cer, &preds[..1], S).unwrap();
+        assert_eq!((m.hits, m.total), (1, 22), "the line break counts as a character");
+        let swapped = vec![(preds[0].0.clone(), lines(&["second line", "first line"]))];
+        assert!(metric(Metric::Cer, &swapped, S).unwrap().hits > 5, "order matters");
+        let c = metric(Metric::CountMatch, &preds, S).unwrap();
+        assert_eq!((c.hits, c.total), (2, 2));
+        let fp = metric(Metric::FalsePositiveRate, &[(case("cat", 0), lines(&["ghost"]))], S);
+        assert_eq!(fp.unwrap().value, 1.0);
+    }
+
     fn text_case(id: &str, text: &str) -> Case {
         Case { text: Some(text.into()), objects: None, ..case(id, 0) }
     }

@@ -46,6 +46,11 @@ pub const TRACT_VERSION: &str = env!("PREFLIGHT_TRACT_VERSION");
 #[doc = include_str!("../docs/firmware-rust.md")]
 pub struct FirmwareSnippets;
 
+/// docs/pipeline.md's Rust snippet, compiled like firmware-rust.md's.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/pipeline.md")]
+pub struct PipelineSnippets;
+
 /// docs/updates.md's Rust snippet, compiled like firmware-rust.md's.
 #[cfg(doctest)]
 #[doc = include_str!("../docs/updates.md")]

@@ -70,6 +70,7 @@ const PAGES: &[&str] = &[
     "docs/cli.md",
     "docs/suite.md",
     "docs/bundle.md",
+    "docs/pipeline.md",
     "docs/perturbations.md",
     "docs/report.md",
     "docs/architecture.md",
@@ -77,6 +78,7 @@ const PAGES: &[&str] = &[
     "models/ppocr-det/README.md",
     "models/ppocr-cls/README.md",
     "models/ppocr-rec/README.md",
+    "models/ppocr/README.md",
 ];
 
 struct Block {
@@ -495,12 +497,14 @@ page_tests! {
     docs_cli => "docs/cli.md",
     docs_suite => "docs/suite.md",
     docs_bundle => "docs/bundle.md",
+    docs_pipeline => "docs/pipeline.md",
     docs_perturbations => "docs/perturbations.md",
     docs_report => "docs/report.md",
     docs_model_blazeface => "models/blazeface/README.md",
     docs_model_ppocr_det => "models/ppocr-det/README.md",
     docs_model_ppocr_cls => "models/ppocr-cls/README.md",
     docs_model_ppocr_rec => "models/ppocr-rec/README.md",
+    docs_model_ppocr => "models/ppocr/README.md",
 }
 
 /// docs/cli.md names every command `preflight --help` lists and every long option each one's

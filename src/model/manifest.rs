@@ -291,8 +291,9 @@ pub enum Activation {
 }
 
 /// `[output]`: which decoder turns the model's outputs into results.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(tag = "kind", rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum OutputSpec {
     /// One score per class.
     Classification(ClassificationSpec),
@@ -311,14 +312,7 @@ pub enum OutputSpec {
 impl OutputSpec {
     /// The `kind` as written in `bundle.toml`.
     pub fn kind_name(&self) -> &'static str {
-        match self {
-            OutputSpec::Classification(_) => "classification",
-            OutputSpec::Detection(_) => "detection",
-            OutputSpec::Yolo(_) => "yolo",
-            OutputSpec::Segmentation(_) => "segmentation",
-            OutputSpec::Ctc(_) => "ctc",
-            OutputSpec::Raw(_) => "raw",
-        }
+        self.into()
     }
 }
 

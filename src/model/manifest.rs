@@ -238,6 +238,9 @@ pub struct InputSpec {
     /// file's header, before the pixels are allocated.
     #[serde(default)]
     pub max_image_pixels: Option<u64>,
+    /// `center-crop`: the share of the scaled shorter side kept (ImageNet's 0.875: 256 → 224).
+    #[serde(default)]
+    pub crop_fraction: Option<f32>,
 }
 
 fn default_multiple() -> usize {

@@ -123,7 +123,8 @@ pub fn resize(img: &RgbImage, spec: &InputSpec) -> (RgbImage, Transform) {
             let s = if spec.resize == ResizeMode::Letterbox {
                 base.scale_x.min(base.scale_y)
             } else {
-                base.scale_x.max(base.scale_y)
+                // Scaled past the input by 1/fraction, so the crop keeps that share.
+                base.scale_x.max(base.scale_y) / spec.crop_fraction.unwrap_or(1.0)
             };
             let nw = ((iw * s).round() as u32).max(1);
             let nh = ((ih * s).round() as u32).max(1);
@@ -264,6 +265,7 @@ mod tests {
             multiple: 32,
             max_width: None,
             max_image_pixels: None,
+            crop_fraction: None,
         }
     }
 
@@ -350,6 +352,19 @@ mod tests {
         assert_eq!((t.offset_x, t.offset_y), (-50.0, 0.0));
         let (x, _) = t.to_original(0.0, 0.0);
         assert!((x - 50.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn crop_fraction_keeps_the_centre_share() {
+        // ImageNet's evaluation: the shorter side to 256, the centre 224 kept.
+        let img = RgbImage::from_fn(256, 256, |x, y| Rgb([x as u8, y as u8, 0]));
+        let mut s = spec([1, 224, 224, 3], Layout::Nhwc, ColorOrder::Rgb, ResizeMode::CenterCrop);
+        s.crop_fraction = Some(0.875);
+        let (out, t) = resize(&img, &s);
+        assert_eq!(out.dimensions(), (224, 224));
+        assert_eq!((t.offset_x, t.offset_y), (-16.0, -16.0));
+        assert_eq!(out.get_pixel(0, 0).0, [16, 16, 0], "no resampling at 256: a plain crop");
+        assert_eq!(t.content, [0, 0, 224, 224]);
     }
 
     fn ocr_spec(shape: [usize; 4], resize: ResizeMode) -> InputSpec {

@@ -175,6 +175,14 @@ fn limits(path: &Path, m: &Manifest) -> Result<()> {
         }
     }
     let input = &m.input;
+    if let Some(f) = input.crop_fraction {
+        if !(f > 0.1 && f <= 1.0) || input.resize != ResizeMode::CenterCrop {
+            return bad(
+                "input.crop_fraction",
+                format!("{f}: must be within 0.1..=1, with resize = \"center-crop\""),
+            );
+        }
+    }
     let (h, w) = input.size();
     if input.size_varies() && input.multiple > h.max(w) {
         return bad(

@@ -80,6 +80,7 @@ const PAGES: &[&str] = &[
     "models/ppocr-rec/README.md",
     "models/ppocr/README.md",
     "models/doc-orientation/README.md",
+    "models/doc-layout/README.md",
 ];
 
 struct Block {
@@ -507,6 +508,7 @@ page_tests! {
     docs_model_ppocr_rec => "models/ppocr-rec/README.md",
     docs_model_ppocr => "models/ppocr/README.md",
     docs_model_doc_orientation => "models/doc-orientation/README.md",
+    docs_model_doc_layout => "models/doc-layout/README.md",
 }
 
 /// docs/cli.md names every command `preflight --help` lists and every long option each one's

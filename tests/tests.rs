@@ -12,6 +12,7 @@ mod harness;
 mod hostile;
 mod install;
 mod layers;
+mod layout;
 mod limits;
 mod ocr;
 mod perturbations;

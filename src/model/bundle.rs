@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::manifest::{ClassificationSpec, CtcSpec, Manifest, OutputSpec, Tier, YoloSpec};
+use super::manifest::{ClassificationSpec, CtcSpec, GflSpec, Manifest, OutputSpec, Tier, YoloSpec};
 use super::validate::validate;
 use crate::error::{Error, Result};
 use crate::files::{parse_toml, read_bounded, read_text, resolve, sha256_hex, MAX_MODEL_BYTES};
@@ -104,7 +104,8 @@ impl Bundle {
 
         let labels = match &manifest.output {
             OutputSpec::Classification(ClassificationSpec { labels: Some(rel), .. })
-            | OutputSpec::Yolo(YoloSpec { labels: Some(rel), .. }) => {
+            | OutputSpec::Yolo(YoloSpec { labels: Some(rel), .. })
+            | OutputSpec::Gfl(GflSpec { labels: Some(rel), .. }) => {
                 let path = resolve(dir, &manifest_path, "output.labels", rel)?;
                 read_text(&path)?.lines().map(|l| l.trim_end().to_string()).collect()
             }

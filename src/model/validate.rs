@@ -112,6 +112,21 @@ pub(crate) fn validate(path: &Path, m: &Manifest) -> Result<()> {
         OutputSpec::Yolo(y) => {
             detector(path, y.max_detections, y.score_threshold, y.iou_threshold)?
         }
+        OutputSpec::Gfl(g) => {
+            let levels = g.scores.len();
+            if levels == 0 {
+                return bad("output.scores", "at least one level is needed".into());
+            }
+            for (key, n) in [("output.boxes", g.boxes.len()), ("output.strides", g.strides.len())] {
+                if n != levels {
+                    return bad(key, format!("{n} entries, but output.scores has {levels}"));
+                }
+            }
+            if g.strides.contains(&0) || g.level_top_k == 0 {
+                return bad("output.strides", "strides and level_top_k must be positive".into());
+            }
+            detector(path, g.max_detections, g.score_threshold, g.iou_threshold)?
+        }
         OutputSpec::Segmentation(g) => {
             for (key, v) in
                 [("output.threshold", g.threshold), ("output.box_threshold", g.box_threshold)]

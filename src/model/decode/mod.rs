@@ -5,6 +5,7 @@
 mod classify;
 pub(crate) mod ctc;
 mod detect;
+mod gfl;
 mod segment;
 mod yolo;
 
@@ -300,6 +301,52 @@ impl Decoder {
                     ));
                 }
             }
+            OutputSpec::Gfl(g) => {
+                let labels = bundle.labels().len();
+                let mut classes = None;
+                for (l, (scores, boxes)) in g.scores.iter().zip(&g.boxes).enumerate() {
+                    let cells =
+                        input_hw.0.div_ceil(g.strides[l]) * input_hw.1.div_ceil(g.strides[l]);
+                    let s = find(&format!("output.scores[{l}]"), scores)?;
+                    let b = find(&format!("output.boxes[{l}]"), boxes)?;
+                    let dims = |shape: &[String]| -> Option<Vec<usize>> {
+                        shape.iter().map(|d| d.parse().ok()).collect()
+                    };
+                    let ok = match (dims(&s.shape).as_deref(), dims(&b.shape).as_deref()) {
+                        (Some(&[1, n, c]), Some(&[1, m, bins]))
+                            if n == cells && m == cells && bins % 4 == 0 && bins >= 8 =>
+                        {
+                            classes.get_or_insert(c) == &c
+                        }
+                        _ => false,
+                    };
+                    if !ok {
+                        return Err(Error::config(
+                            &file,
+                            format!("output.scores[{l}]"),
+                            format!(
+                                "stride {} on a {}x{} input needs [1, {cells}, C] scores and \
+                                 [1, {cells}, 4 x bins] distributions; {scores:?} is [{}], \
+                                 {boxes:?} is [{}]",
+                                g.strides[l],
+                                input_hw.0,
+                                input_hw.1,
+                                s.shape.join(", "),
+                                b.shape.join(", ")
+                            ),
+                        ));
+                    }
+                }
+                if let (Some(c), Some(_)) = (classes, &g.labels) {
+                    if c != labels {
+                        return Err(Error::config(
+                            &file,
+                            "output.labels",
+                            format!("{labels} labels, but the model scores {c} classes"),
+                        ));
+                    }
+                }
+            }
             OutputSpec::Classification(_) | OutputSpec::Raw(_) => {}
         }
         Ok(Decoder {
@@ -322,6 +369,7 @@ impl Decoder {
             OutputSpec::Classification(c) => self.classify(outputs, c, options),
             OutputSpec::Detection(d) => self.detect(outputs, d, transform, options),
             OutputSpec::Yolo(y) => self.yolo(outputs, y, transform, options),
+            OutputSpec::Gfl(g) => self.gfl(outputs, g, transform, options),
             OutputSpec::Segmentation(g) => self.segment(outputs, g, transform, options),
             OutputSpec::Ctc(c) => self.read(outputs, c),
             OutputSpec::Raw(_) => Ok(Prediction::Raw {}),

@@ -11,10 +11,10 @@ use crate::model::preprocess::Transform;
 
 /// A box over the threshold, before NMS, in input pixels.
 #[derive(Debug, Clone, PartialEq)]
-struct Candidate {
-    score: f32,
-    class: usize,
-    bbox: [f32; 4],
+pub(super) struct Candidate {
+    pub(super) score: f32,
+    pub(super) class: usize,
+    pub(super) bbox: [f32; 4],
 }
 
 impl Decoder {
@@ -100,7 +100,12 @@ fn candidates(
 
 /// Greedy NMS, best score first: a box is dropped when it overlaps a kept one of its class
 /// (of any class with `agnostic`) by more than `max_iou`.
-fn suppress(mut c: Vec<Candidate>, max_iou: f32, agnostic: bool, limit: usize) -> Vec<Candidate> {
+pub(super) fn suppress(
+    mut c: Vec<Candidate>,
+    max_iou: f32,
+    agnostic: bool,
+    limit: usize,
+) -> Vec<Candidate> {
     // Ties in score keep the export's order, so equal inputs give equal outputs.
     c.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<Candidate> = Vec::new();

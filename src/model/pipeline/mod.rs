@@ -110,7 +110,10 @@ impl Pipeline {
         let StageModels { detector, direction, recognizer } = models;
         if !matches!(
             detector.bundle().manifest().output,
-            OutputSpec::Segmentation(_) | OutputSpec::Detection(_) | OutputSpec::Yolo(_)
+            OutputSpec::Segmentation(_)
+                | OutputSpec::Detection(_)
+                | OutputSpec::Yolo(_)
+                | OutputSpec::Gfl(_)
         ) {
             return Err(wrong(
                 "stages.detector",

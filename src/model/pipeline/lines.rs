@@ -44,7 +44,8 @@ pub fn crop(image: &RgbImage, bbox: [f32; 4]) -> Option<RgbImage> {
 /// The rotated rectangle `quad` (top-left, top-right, bottom-right, bottom-left, in
 /// original-image pixels) cut out of `image` and laid flat: sampled bilinearly, the image's
 /// border replicated past its edges (as PaddleOCR's perspective crop). `None` for a
-/// degenerate rectangle or one more than `max_side` pixels long.
+/// degenerate rectangle, one more than `max_side` pixels long, or one of more pixels than
+/// twice the image (a hostile decoder setting cannot make a crop allocate more than that).
 pub fn warp(image: &RgbImage, quad: [[f32; 2]; 4], max_side: u32) -> Option<RgbImage> {
     let [tl, tr, _, bl] = quad;
     if quad.iter().flatten().any(|v| !v.is_finite()) || image.width() == 0 || image.height() == 0 {
@@ -58,6 +59,9 @@ pub fn warp(image: &RgbImage, quad: [[f32; 2]; 4], max_side: u32) -> Option<RgbI
         return None;
     }
     let (w, h) = (w as u32, h as u32);
+    if u64::from(w) * u64::from(h) > 2 * u64::from(image.width()) * u64::from(image.height()) {
+        return None;
+    }
     let (max_x, max_y) = ((image.width() - 1) as f32, (image.height() - 1) as f32);
     let at = |x: i64, y: i64| image.get_pixel(x as u32, y as u32).0;
     Some(RgbImage::from_fn(w, h, |i, j| {
@@ -165,6 +169,8 @@ mod tests {
         assert!(warp(&img, [[0.0; 2]; 4], 100).is_none());
         assert!(warp(&img, [[f32::NAN, 0.0], [5.0, 0.0], [5.0, 5.0], [0.0, 5.0]], 100).is_none());
         assert!(warp(&img, [[0.0, 0.0], [500.0, 0.0], [500.0, 5.0], [0.0, 5.0]], 100).is_none());
+        let huge = [[0.0, 0.0], [90.0, 0.0], [90.0, 90.0], [0.0, 90.0]];
+        assert!(warp(&img, huge, 100).is_none(), "8100 pixels from a 400-pixel image");
     }
 
     #[test]

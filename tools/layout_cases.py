@@ -33,7 +33,7 @@ def ink_box(gray, window):
     return [min(xs), min(ys), max(xs) + 1, max(ys) + 1]
 
 
-def generate(out, linn, skimage, save, write_json):
+def generate(out, linn, skimage, save, write_image, write_json):
     from PIL import Image
     os.makedirs(out, exist_ok=True)
     page = linn.convert("RGB").resize((608, 800), Image.LANCZOS)
@@ -43,7 +43,6 @@ def generate(out, linn, skimage, save, write_json):
                            "headings": [h for h, _ in HEADINGS],
                            "boxes": [ink_box(gray, w) for _, w in HEADINGS]}}
     for name in PHOTOS:
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(skimage[name])
+        write_image(os.path.join(out, name), skimage[name])
         labels[name[:-4]] = {"image": name, "objects": 1}
     write_json(os.path.join(out, "labels.json"), labels)

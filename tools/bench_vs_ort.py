@@ -14,7 +14,8 @@ in one run, and prints one table (written to --out as well):
 - inference: the model alone on a ready tensor. onnxruntime `session.run`; preflight
   `preflight bench` on an image already at the input size (no resampling: normalisation,
   the plan, decoding); raw tract (`examples/raw_tract.rs`, tract's own API, no preflight).
-- open: bundle/session open -> first result (preflight's cold start; onnxruntime session
+- open: bundle/session open -> first result (preflight's cold start, from its cache of
+  decluttered graphs, filled before the rounds, and with that cache off; onnxruntime session
   creation + first run).
 
 Runs itself in the pinned venv of tools/requirements-ppocr.txt (onnxruntime 1.20.1, numpy,
@@ -129,11 +130,15 @@ def timed(fn, iterations, warmup):
     return statistics.median(times)
 
 
-def preflight_bench(binary, bundle_dir, image, iterations, warmup):
+def preflight_bench(binary, bundle_dir, image, iterations, warmup, cache=True):
+    env = dict(os.environ)
+    env.pop("PREFLIGHT_DECLUTTER_CACHE", None)
+    if not cache:
+        env["PREFLIGHT_DECLUTTER_CACHE"] = "off"
     out = subprocess.run(
         [binary, "bench", os.path.join(ROOT, bundle_dir), "--image", image, "--iterations",
          str(iterations), "--warmup", str(warmup), "--format", "json"],
-        check=True, capture_output=True, text=True, cwd=ROOT).stdout
+        check=True, capture_output=True, text=True, cwd=ROOT, env=env).stdout
     return json.loads(out)
 
 
@@ -178,11 +183,14 @@ def main():
         shape = list(x.shape)
         h, w = (shape[2], shape[3]) if spec["layout"] == "nchw" else (shape[1], shape[2])
         figures = {k: [] for k in ("ort_open", "ort_pipeline", "ort_infer", "resize_norm",
-                                   "pf_pipeline", "pf_open", "pf_infer", "raw")}
+                                   "pf_pipeline", "pf_open", "pf_open_uncached", "pf_infer", "raw")}
         with tempfile.TemporaryDirectory() as tmp:
             # The same tensor geometry as an image: preflight's inference without resampling.
             at_size = os.path.join(tmp, "at-size.png")
             Image.new("RGB", (w, h), (128, 128, 128)).save(at_size)
+            # Fills the cache of decluttered graphs for both images' sizes.
+            for image in (image_path, at_size):
+                preflight_bench(binary, bundle_dir, image, 1, 0)
             for _ in range(args.rounds):
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = 1
@@ -207,6 +215,8 @@ def main():
                 pf = preflight_bench(binary, bundle_dir, image_path, per_round, args.warmup)
                 figures["pf_pipeline"].append(pf["latency_ms"]["p50"])
                 figures["pf_open"].append(pf["cold_start_ms"])
+                uncached = preflight_bench(binary, bundle_dir, image_path, 1, 0, cache=False)
+                figures["pf_open_uncached"].append(uncached["cold_start_ms"])
                 pf_infer = preflight_bench(binary, bundle_dir, at_size, per_round, args.warmup)
                 figures["pf_infer"].append(pf_infer["latency_ms"]["p50"])
                 raw = json.loads(subprocess.run(
@@ -220,18 +230,18 @@ def main():
             "pipeline": (f["pf_pipeline"], f["ort_pipeline"]),
             "inference": (f["pf_infer"], f["ort_infer"], f["raw"]),
             "resize_norm_py": f["resize_norm"],
-            "open": (f["pf_open"], f["ort_open"]),
+            "open": (f["pf_open"], f["pf_open_uncached"], f["ort_open"]),
         })
 
     lines = [
-        "| model (image → input) | pipeline: preflight / Python ms | ratio | inference: preflight / onnxruntime / raw tract ms | preflight÷ort | preflight÷tract | open → first result: preflight / ort ms |",
+        "| model (image → input) | pipeline: preflight / Python ms | ratio | inference: preflight / onnxruntime / raw tract ms | preflight÷ort | preflight÷tract | open → first result: preflight cached / uncached / ort ms |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        (pp, po), (ip, io, it), (op, oo) = r["pipeline"], r["inference"], r["open"]
+        (pp, po), (ip, io, it), (op, ou, oo) = r["pipeline"], r["inference"], r["open"]
         lines.append(
             f"| {r['bundle']} ({r['case']} → {r['input']}) | {pp:.2f} / {po:.2f} | {pp / po:.2f} "
-            f"| {ip:.2f} / {io:.2f} / {it:.2f} | {ip / io:.2f} | {ip / it:.2f} | {op:.1f} / {oo:.1f} |")
+            f"| {ip:.2f} / {io:.2f} / {it:.2f} | {ip / io:.2f} | {ip / it:.2f} | {op:.1f} / {ou:.1f} / {oo:.1f} |")
     machine = (f"{cpu_name()}, {os.cpu_count()} logical cores, {platform.system()} "
                f"{platform.release()}; onnxruntime {ort.__version__}, numpy {np.__version__}, "
                f"Pillow {Image.__version__}; preflight release build; one thread each; median of "

@@ -359,6 +359,7 @@ pub(super) fn run(
     let unit = unit_id(options.unit_id.as_deref())?;
     let bundle = Bundle::open(dir)?;
     verify(&bundle, &policy)?;
+    let bundle = if policy.is_active() { bundle.without_declutter_cache() } else { bundle };
     let suite = match (&options.suite, bundle.tier_path(options.tier)) {
         (Some(p), _) => Suite::load(p)?,
         (None, Some(p)) => Suite::load(&p)?,

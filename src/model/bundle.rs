@@ -46,6 +46,7 @@ pub struct Bundle {
     model_bytes: Vec<u8>,
     model_sha256: String,
     labels: Vec<String>,
+    declutter_cache: bool,
 }
 
 impl Bundle {
@@ -135,7 +136,21 @@ impl Bundle {
             model_bytes,
             model_sha256,
             labels,
+            declutter_cache: true,
         })
+    }
+
+    /// The same bundle, loaded without the cache of decluttered graphs: the cache is not
+    /// covered by the bundle's signature, so a load that requires one builds the graph from
+    /// the signed model file alone.
+    pub fn without_declutter_cache(mut self) -> Bundle {
+        self.declutter_cache = false;
+        self
+    }
+
+    /// Whether loads may use the cache of decluttered graphs.
+    pub fn uses_declutter_cache(&self) -> bool {
+        self.declutter_cache
     }
 
     /// The bundle directory as given to [`Bundle::open`].

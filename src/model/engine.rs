@@ -14,6 +14,7 @@ use tract_onnx::tract_hir::internal::tract_smallvec::smallvec;
 use super::bundle::Bundle;
 use super::guard::guarded;
 use super::manifest::{InputSpec, Layout, ResizeMode};
+use super::optimize::{optimize, runnable, Slot};
 use super::preprocess::InputTensor;
 use super::{fixup, precheck};
 use crate::error::{Error, Result};
@@ -92,10 +93,10 @@ const MAX_IDLE_STATES: usize = 4;
 #[derive(Debug)]
 pub(super) struct PlanEntry {
     pub(super) runnable: Arc<TypedRunnableModel>,
-    idle: Mutex<Vec<TypedSimpleState>>,
+    pub(super) idle: Mutex<Vec<TypedSimpleState>>,
 }
 
-type Plan = Arc<PlanEntry>;
+pub(super) type Plan = Arc<PlanEntry>;
 
 /// Per-size plans, least recently used first.
 type PlanCache = Arc<Mutex<Vec<(Vec<usize>, Plan)>>>;
@@ -123,6 +124,8 @@ pub struct Engine {
     threads: usize,
     /// The tensor budget in bytes (`model.max_tensor_mb`), for plans made per input size.
     budget: u64,
+    /// The model's sha256 and load recipe, which key its decluttered graphs in the cache.
+    cache_key: Option<(String, Vec<String>)>,
 }
 
 /// A graph built and optimized, with what the engine keeps of the inference model.
@@ -163,24 +166,36 @@ impl Engine {
         let metadata: BTreeMap<String, String> =
             proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
         let mut fixups: Vec<String> = fixups.iter().map(ToString::to_string).collect();
-        let attempt = |onnx: &tract_onnx::Onnx| -> Result<Built> {
+        // What the decluttered graph depends on besides the model file and the input shape
+        // (the budget too: it decides what the load refuses).
+        let recipe = |fixups: &[String], ignored: bool| -> Vec<String> {
+            let mut recipe = fixups.to_vec();
+            recipe.push(format!("budget {budget}, value_info ignored: {ignored}"));
+            recipe
+        };
+        let attempt = |onnx: &tract_onnx::Onnx, ignored: bool| -> Result<Built> {
             let model = onnx
                 .model_for_proto_model(&proto)
                 .map_err(|e| Error::model(path, format!("cannot build the graph: {e:#}")))?;
             let inputs = outlet_names(&model, model.input_outlets());
             let outputs = outlet_names(&model, model.output_outlets());
             let template = spec.size_varies().then(|| Arc::new(model.clone()));
-            let typed = optimize(path, model, &spec.shape, budget)?;
+            let slot = bundle
+                .uses_declutter_cache()
+                .then(|| Slot::new(bundle.model_sha256(), &recipe(&fixups, ignored), &spec.shape))
+                .flatten();
+            let typed = optimize(path, model, &spec.shape, budget, slot.as_ref())?;
             Ok(Built { inputs, outputs, template, typed })
         };
-        let built = match attempt(&onnx) {
+        let mut ignored = false;
+        let built = match attempt(&onnx, false) {
             Ok(built) => built,
             Err(e) => {
                 let declared = proto.graph.as_ref().map_or(0, |g| g.value_info.len());
                 // Some exports (Ultralytics' among them) declare intermediate shapes tract
                 // cannot reconcile; they are optional hints, and tract infers shapes anyway.
                 let retry = (declared > 0)
-                    .then(|| attempt(&tract_onnx::onnx().with_ignore_value_info(true)).ok())
+                    .then(|| attempt(&tract_onnx::onnx().with_ignore_value_info(true), true).ok())
                     .flatten();
                 let Some(built) = retry else { return Err(e) };
                 let note = format!(
@@ -189,6 +204,7 @@ impl Engine {
                 );
                 log::info!("onnx fix-up: {note}");
                 fixups.push(note);
+                ignored = true;
                 built
             }
         };
@@ -210,7 +226,7 @@ impl Engine {
             outputs: facts(&typed, typed.output_outlets(), &output_names),
             onnx_nodes,
             plan_nodes: typed.nodes().len(),
-            fixups,
+            fixups: fixups.clone(),
             opset,
             producer,
             metadata_keys: metadata.keys().cloned().collect(),
@@ -228,6 +244,9 @@ impl Engine {
             executor: Executor::SingleThread,
             threads: 1,
             budget,
+            cache_key: bundle
+                .uses_declutter_cache()
+                .then(|| (bundle.model_sha256().to_string(), recipe(&fixups, ignored))),
         })
     }
 
@@ -327,8 +346,10 @@ impl Engine {
         // Optimize outside the lock: other threads keep serving cached sizes meanwhile.
         let started = Instant::now();
         let path = &self.model_path;
+        let slot = self.cache_key.as_ref().and_then(|(sha, recipe)| Slot::new(sha, recipe, shape));
         let plan = guarded(path, || {
-            runnable(path, optimize(path, (**template).clone(), shape, self.budget)?)
+            let typed = optimize(path, (**template).clone(), shape, self.budget, slot.as_ref())?;
+            runnable(path, typed)
         })?;
         log::debug!("optimized a plan for input {shape:?} in {:?}", started.elapsed());
         let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
@@ -396,32 +417,6 @@ impl Engine {
             .map_err(|e| Error::inference(&self.model_path, e))?;
         Ok(Outputs { tensors, elapsed })
     }
-}
-
-/// Fixes the input fact to `shape`, checks every tensor against the budget, and optimizes.
-fn optimize(
-    path: &Path,
-    mut model: InferenceModel,
-    shape: &[usize],
-    budget: u64,
-) -> Result<TypedModel> {
-    model
-        .set_input_fact(0, f32::fact(shape).into())
-        .map_err(|e| Error::model(path, format!("input fact: {e:#}")))?;
-    let typed = model.into_typed().map_err(|e| {
-        Error::model(path, format!("cannot optimize for input shape {shape:?}: {e:#}"))
-    })?;
-    precheck::check_typed(path, &typed, budget)?;
-    typed.into_optimized().map_err(|e| {
-        Error::model(path, format!("cannot optimize for input shape {shape:?}: {e:#}"))
-    })
-}
-
-fn runnable(path: &Path, typed: TypedModel) -> Result<Plan> {
-    let runnable = typed
-        .into_runnable()
-        .map_err(|e| Error::model(path, format!("cannot make the plan runnable: {e:#}")))?;
-    Ok(Arc::new(PlanEntry { runnable, idle: Mutex::new(Vec::new()) }))
 }
 
 fn input_sizes(spec: &InputSpec) -> String {

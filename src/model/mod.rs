@@ -16,6 +16,7 @@ pub mod image_io;
 mod infer;
 pub mod manifest;
 pub mod onnx_file;
+mod optimize;
 pub mod output_spec;
 pub mod pipeline;
 mod precheck;

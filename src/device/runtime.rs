@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::bundle::{Bundle, MANIFEST_FILE};
 use crate::model::decode::{DecodeOptions, Detection, Prediction};
 use crate::model::manifest::Tier;
-use crate::model::signature::{verify, PublicKey, TrustPolicy};
+use crate::model::signature::{verified, PublicKey, TrustPolicy};
 use crate::model::{Inference, Model};
 use crate::suite::gate::Verdict;
 use crate::suite::report::{Report, Started};
@@ -357,9 +357,7 @@ pub(super) fn run(
     let dir = &super::slots::serving_dir(dir);
     let policy = options.trust_policy()?;
     let unit = unit_id(options.unit_id.as_deref())?;
-    let bundle = Bundle::open(dir)?;
-    verify(&bundle, &policy)?;
-    let bundle = if policy.is_active() { bundle.without_declutter_cache() } else { bundle };
+    let bundle = verified(Bundle::open(dir)?, &policy)?;
     let suite = match (&options.suite, bundle.tier_path(options.tier)) {
         (Some(p), _) => Suite::load(p)?,
         (None, Some(p)) => Suite::load(&p)?,

@@ -326,6 +326,13 @@ pub fn status(bundle: &Bundle) -> Result<SignatureStatus> {
     Ok(SignatureStatus::Valid { key: key.to_string(), files: actual.len() })
 }
 
+/// [`verify`], then the bundle to build: under an active policy, without the cache of
+/// decluttered graphs, which no signature covers.
+pub fn verified(bundle: Bundle, policy: &TrustPolicy) -> Result<Bundle> {
+    verify(&bundle, policy)?;
+    Ok(if policy.is_active() { bundle.without_declutter_cache() } else { bundle })
+}
+
 /// Under an active `policy`, refuses a bundle that is unsigned, tampered with, or signed by
 /// a key the policy does not list; the error names the file. Without a policy, accepts.
 pub fn verify(bundle: &Bundle, policy: &TrustPolicy) -> Result<()> {

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use preflight::model::signature::{status, verify, SignatureStatus};
+use preflight::model::signature::{status, verified, verify, SignatureStatus};
 use preflight::model::Bundle;
 use preflight::prelude::*;
 use serde_json::json;
@@ -22,8 +22,7 @@ pub(crate) fn inspect(
     if preflight::model::pipeline::is_pipeline(dir) {
         return inspect_pipeline(dir, format, policy);
     }
-    let bundle = Bundle::open(dir)?;
-    verify(&bundle, policy)?;
+    let bundle = verified(Bundle::open(dir)?, policy)?;
     let signature = status(&bundle)?;
     let model = Model::from_bundle(bundle)?;
     let bundle = model.bundle();

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use preflight::model::bundle::MANIFEST_FILE;
 use preflight::model::pipeline::is_pipeline;
-use preflight::model::signature::verify;
+use preflight::model::signature::{verified, verify};
 use preflight::model::Bundle;
 use preflight::prelude::*;
 use serde_json::json;
@@ -46,8 +46,7 @@ pub(crate) fn run(
         }
         return read(&dir, &paths, format, threads, policy);
     }
-    let bundle = Bundle::open(&dir)?;
-    verify(&bundle, policy)?;
+    let bundle = verified(Bundle::open(&dir)?, policy)?;
     let mut model = Model::from_bundle(bundle)?;
     model.set_threads(threads)?;
     let options = DecodeOptions { threshold, top, ..DecodeOptions::default() };

@@ -4,9 +4,10 @@
 //! bundle open → first result; PP-OCR det: most of each new input size's plan), and what they
 //! produce depends only on the model file, how it is loaded (fix-ups, tensor budget, options),
 //! the input shape, the tract and preflight versions and the CPU architecture. So the
-//! decluttered graph is kept as NNEF in the model cache (`<model cache>/decluttered/<key>.nnef.tar`,
-//! the key a sha256 over all of these; at most 256 MiB, least recently used entries evicted
-//! first) and later loads only generate code from it. The ONNX file is never replaced; an entry
+//! decluttered graph is kept as NNEF in the model cache
+//! (`<model cache>/decluttered/<key>.nnef.tar`, the key a sha256 over all of these; at most
+//! 256 MiB, least recently used entries evicted first) and later loads only generate code
+//! from it. The ONNX file is never replaced; an entry
 //! is written only after the graph read back from it ran a probe input to outputs bit-identical
 //! to the graph's own; an unreadable, corrupt or mismatched entry is ignored and written again;
 //! a cache that cannot be written costs the load nothing. `PREFLIGHT_DECLUTTER_CACHE=off` turns

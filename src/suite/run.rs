@@ -418,15 +418,19 @@ pub(crate) fn parallel<T: Sync, R: Send>(
     }
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(item) = items.get(i) else { break };
+        let r = f(item);
+        *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+    };
+    // The calling thread is one of the jobs: each thread that runs inference keeps its own
+    // allocator arena at its high-water mark, so an idle caller would be one arena too many.
     std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(i) else { break };
-                let r = f(item);
-                *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-            });
+        for _ in 1..jobs {
+            s.spawn(work);
         }
+        work();
     });
     slots
         .into_iter()

@@ -68,26 +68,12 @@ fn the_cache_can_be_turned_off_or_be_unwritable() {
 
 #[test]
 fn a_load_that_requires_a_signature_does_not_read_the_unsigned_cache() {
-    let bundle = ScratchBundle::new();
-    let small = bundle.path().join("small.toml");
-    std::fs::write(
-        &small,
-        "name = \"small\"\n[[cases]]\nid = \"astronaut\"\nimage = \"cases/astronaut.png\"\n\
-         objects = 1\n[[checks]]\nname = \"one-face\"\nkind = \"accuracy\"\n\
-         severity = \"critical\"\nmetric = \"count_match\"\ncases = [\"astronaut\"]\n\
-         threshold = 1.0\n",
-    )
-    .unwrap();
-    let keys = tempfile::tempdir().unwrap();
-    let key = keys.path().join("vendor");
-    let key = key.to_str().unwrap();
-    assert!(preflight(&["keygen", key]).status.success());
-    let secret = format!("{key}.key");
-    assert!(preflight(&["sign", bundle.arg(), "--key", &secret]).status.success());
+    let signed = crate::signing::Signed::new();
+    let small = signed.bundle.path().join("small.toml");
     let suite = small.to_str().unwrap();
     let models = tempfile::tempdir().unwrap();
-    let public = format!("{key}.pub");
-    let args = ["check", bundle.arg(), "--suite", suite, "--trust", &public];
+    let public = signed.public("vendor");
+    let args = ["check", signed.bundle.arg(), "--suite", suite, "--trust", &public];
     let o = preflight_with_cache(models.path(), None, &args);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(entries(models.path()).is_empty(), "signed load went through the cache");

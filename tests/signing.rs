@@ -4,14 +4,14 @@
 
 use crate::harness::*;
 
-/// A scratch bundle with a one-check suite, signed by a fresh key; returns the key's paths.
-struct Signed {
-    bundle: ScratchBundle,
+/// A scratch bundle with a one-check suite (`small.toml`), signed by a fresh key `vendor`.
+pub(crate) struct Signed {
+    pub(crate) bundle: ScratchBundle,
     keys: tempfile::TempDir,
 }
 
 impl Signed {
-    fn new() -> Signed {
+    pub(crate) fn new() -> Signed {
         let bundle = ScratchBundle::new();
         std::fs::write(
             bundle.path().join("small.toml"),
@@ -35,7 +35,7 @@ impl Signed {
         self.keys.path().join(name).to_str().unwrap().to_string()
     }
 
-    fn public(&self, name: &str) -> String {
+    pub(crate) fn public(&self, name: &str) -> String {
         format!("{}.pub", self.key(name))
     }
 

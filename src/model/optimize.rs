@@ -195,14 +195,17 @@ pub(super) fn optimize(
     let typed = model.into_typed().map_err(failed)?;
     precheck::check_typed(path, &typed, budget)?;
     let mut decluttered = typed.into_decluttered().map_err(failed)?;
+    let Some(slot) = slot else {
+        decluttered.optimize().map_err(failed)?;
+        return Ok(decluttered);
+    };
+    // Kept for the cache only: a load without it optimizes in place.
     let mut optimized = decluttered.clone();
     optimized.optimize().map_err(failed)?;
     // tract writes properties it cannot read back (PP-OCR rec's dictionary, from the ONNX
     // metadata), and nothing reads them: preflight takes metadata from the ONNX file.
     decluttered.properties.clear();
-    if let Some(slot) = slot {
-        slot.store(&decluttered, &optimized);
-    }
+    slot.store(&decluttered, &optimized);
     Ok(optimized)
 }
 

@@ -22,6 +22,7 @@ use tract_onnx::tract_hir::internal::{bail, format_err};
 use tract_onnx::WithOnnx;
 
 use super::engine::{Plan, PlanEntry};
+use super::lower::codegen;
 use super::precheck;
 use crate::error::{Error, Result};
 use crate::files::{read_bounded, sha256_hex, MAX_MODEL_BYTES};
@@ -122,7 +123,7 @@ fn verified_nnef(decluttered: &TypedModel, optimized: &TypedModel) -> TractResul
     let mut bytes = Vec::new();
     framework.write_to_tar(decluttered, &mut bytes)?;
     let mut read_back = framework.model_for_read(&mut &bytes[..])?;
-    read_back.optimize()?;
+    codegen(&mut read_back)?;
     let probe = probe_input(optimized)?;
     let ours = optimized.clone().into_runnable()?.run(tvec![probe.clone().into()])?;
     let theirs = read_back.into_runnable()?.run(tvec![probe.into()])?;
@@ -186,7 +187,7 @@ pub(super) fn optimize(
     };
     if let Some(mut cached) = slot.and_then(Slot::read) {
         precheck::check_typed(path, &cached, budget)?;
-        cached.optimize().map_err(failed)?;
+        codegen(&mut cached).map_err(failed)?;
         return Ok(cached);
     }
     model
@@ -196,12 +197,12 @@ pub(super) fn optimize(
     precheck::check_typed(path, &typed, budget)?;
     let mut decluttered = typed.into_decluttered().map_err(failed)?;
     let Some(slot) = slot else {
-        decluttered.optimize().map_err(failed)?;
+        codegen(&mut decluttered).map_err(failed)?;
         return Ok(decluttered);
     };
     // Kept for the cache only: a load without it optimizes in place.
     let mut optimized = decluttered.clone();
-    optimized.optimize().map_err(failed)?;
+    codegen(&mut optimized).map_err(failed)?;
     // tract writes properties it cannot read back (PP-OCR rec's dictionary, from the ONNX
     // metadata), and nothing reads them: preflight takes metadata from the ONNX file.
     decluttered.properties.clear();

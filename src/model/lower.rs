@@ -80,7 +80,7 @@ fn is_stem(conv: &Conv, input: &TypedFact) -> bool {
         && volume >= 2
         && conv.input_channels() <= STEM_CHANNELS
         && conv.input_channels() * volume <= MAX_PATCH
-        && conv.output_channels() % 4 == 0
+        && conv.output_channels().is_multiple_of(4)
 }
 
 /// Generates code for `model`: the lowerings above, then tract's own.

@@ -15,9 +15,10 @@
 //! of these models were not measured, and tract's rule stands for them.
 
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::array::{Pad, PadMode, Slice};
 use tract_onnx::tract_core::ops::cnn::conv::DirectSpatialConv;
 use tract_onnx::tract_core::ops::cnn::pools::ConcretePoolGeometry;
-use tract_onnx::tract_core::ops::cnn::{wire_reshape_bias_for_bin, Conv};
+use tract_onnx::tract_core::ops::cnn::{wire_reshape_bias_for_bin, Conv, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
 /// The most input channels a convolution may have to be lowered as a stem (RGBA).
@@ -39,10 +40,23 @@ pub(super) fn stems_to_direct(model: &mut TypedModel) -> TractResult<usize> {
         if node.inputs.len() != 3 || !is_stem(conv, model.outlet_fact(node.inputs[0])?) {
             continue;
         }
-        let (conv, name, inputs) = (conv.clone(), node.name.clone(), node.inputs.clone());
+        let (mut conv, name, inputs) = (conv.clone(), node.name.clone(), node.inputs.clone());
         let mut patch = TypedModelPatch::new(format!("direct stem {name}"));
         let taps = patch.taps(model, &inputs)?;
-        let (x, kernel, bias) = (taps[0], taps[1], taps[2]);
+        let (mut x, kernel, bias) = (taps[0], taps[1], taps[2]);
+        let rank = patch.outlet_fact(x)?.rank();
+        let Some(shape) = patch.outlet_fact(x)?.shape.as_concrete().map(<[usize]>::to_vec) else {
+            continue;
+        };
+        // Padded explicitly, the convolution is valid everywhere: one zone, every row one run.
+        let mut crop = None;
+        if let Some(padding) = full_row_padding(&conv, &shape) {
+            let zero = tensor0(0f32).into_arc_tensor();
+            let pad = Pad::new(padding.pads, PadMode::Constant(zero));
+            x = patch.wire_node(format!("{name}.pad"), pad, &[x])?[0];
+            conv.pool_spec.padding = PaddingSpec::Valid;
+            crop = padding.crop;
+        }
         let x_fact = patch.outlet_fact(x)?.clone();
         let Some(shape) = x_fact.shape.as_concrete().map(<[usize]>::to_vec) else { continue };
         let ConcretePoolGeometry { input_shape, patch: geometry, output_shape } =
@@ -53,18 +67,70 @@ pub(super) fn stems_to_direct(model: &mut TypedModel) -> TractResult<usize> {
             &mut patch,
             &name,
             bias,
-            x_fact.rank(),
+            rank,
             c_axis,
             conv.output_channels(),
         )?[0];
         let op = DirectSpatialConv::new(geometry, input_shape, output_shape);
-        let wire = patch.wire_node(&name, op, &[x, kernel, bias])?[0];
+        let mut wire = patch.wire_node(&name, op, &[x, kernel, bias])?[0];
+        if let Some(width) = crop {
+            wire = patch.wire_node(format!("{name}.crop"), Slice::new(3, 0, width), &[wire])?[0];
+        }
         patch.shunt_outside(model, id.into(), wire)?;
         patch.obliterate(id)?;
         patch.apply(model)?;
         lowered += 1;
     }
     Ok(lowered)
+}
+
+/// How a stem is padded explicitly so that tract's kernel vectorises whole rows.
+struct FullRows {
+    /// Zeros before and after each axis of the NCHW input: the convolution's own padding, and
+    /// on the right of W as many more columns as the extra output points need.
+    pads: Vec<(usize, usize)>,
+    /// The output width to keep, when extra output points were added.
+    crop: Option<usize>,
+}
+
+/// The explicit padding for `conv` over an NCHW input of `shape`, if it has padding tract's
+/// kernel understands (explicit or none) and a stride the kernel vectorises (1 to 3).
+///
+/// conv_w4 computes a run of points eight at a time while at least `8 + block` remain (block 9
+/// at stride 2, where it loads one point ahead; 8 otherwise) and the rest one point at a time,
+/// with all its taps; the zones padding creates at the borders run one point at a time too.
+/// BlazeFace's stem had 14 of each row's 62 valid points and both border columns on that slow
+/// path. With the padding made explicit there is one zone, and a few more zero columns on the
+/// right make the row `8·m + block` points long, leaving `block` to the scalar tail; the extra
+/// outputs are cropped. Measured in one process, p50 of 400 runs against the direct stem
+/// without this: BlazeFace 6.45 → 5.60 and 7.36 → 6.46 ms (loaded host), cls 3.70 → 3.65, det
+/// 49.9 → 50.0, rec 56.2 → 55.5.
+fn full_row_padding(conv: &Conv, shape: &[usize]) -> Option<FullRows> {
+    let spec = &conv.pool_spec;
+    let (before, after) = match &spec.padding {
+        PaddingSpec::Explicit(before, after) => (before.clone(), after.clone()),
+        PaddingSpec::Valid => (tvec!(0, 0), tvec!(0, 0)),
+        _ => return None,
+    };
+    if spec.dilations.as_ref().is_some_and(|d| d.iter().any(|&d| d != 1)) || shape.len() != 4 {
+        return None;
+    }
+    let stride = spec.strides.as_ref().map_or(1, |s| s[1]);
+    let block = match stride {
+        2 => 9,
+        1 | 3 => 8,
+        _ => return None,
+    };
+    let kernel = spec.kernel_shape[1];
+    let padded = shape[3] + before[1] + after[1];
+    let width = padded.checked_sub(kernel)? / stride + 1;
+    let mut full = width.max(block);
+    full += (8 - (full - block) % 8) % 8;
+    let extra = (full - width) * stride;
+    Some(FullRows {
+        pads: vec![(0, 0), (0, 0), (before[0], after[0]), (before[1], after[1] + extra)],
+        crop: (extra > 0).then_some(width),
+    })
 }
 
 /// Whether `conv` is a stem the direct kernel computes: f32, NCHW, not grouped, two spatial
@@ -95,8 +161,8 @@ mod tests {
     use super::*;
     use tract_onnx::tract_core::ops::cnn::{KernelFormat, PaddingSpec, PoolSpec};
 
-    /// A one-convolution graph: `ic` channels of 64×130, a 3×3 stride-2 kernel to 8 channels.
-    fn conv_model(ic: usize, kernel: usize) -> TypedModel {
+    /// A one-convolution graph: `ic` channels of 64×130, a stride-2 kernel to 8 channels.
+    fn conv_model(ic: usize, kernel: usize, padding: PaddingSpec) -> TypedModel {
         let mut model = TypedModel::default();
         let x = model.add_source("x", f32::fact([1, ic, 64, 130])).unwrap();
         let taps = 8 * ic * kernel * kernel;
@@ -108,7 +174,7 @@ mod tests {
         let spec = PoolSpec {
             data_format: DataFormat::NCHW,
             kernel_shape: tvec!(kernel, kernel),
-            padding: PaddingSpec::Valid,
+            padding,
             dilations: None,
             strides: Some(tvec!(2, 2)),
             input_channels: ic,
@@ -134,23 +200,65 @@ mod tests {
 
     #[test]
     fn a_stem_is_lowered_and_computes_what_tract_s_own_plan_does() {
-        let mut ours = conv_model(3, 3);
-        let mut theirs = ours.clone();
-        codegen(&mut ours).unwrap();
-        theirs.optimize().unwrap();
-        let kernel = tract_linalg::routines::conv_w4_f32().is_some();
-        assert_eq!(has_direct(&ours), kernel);
-        assert!(!has_direct(&theirs), "tract now lowers this stem itself");
-        let (a, b) = (run(ours, 3), run(theirs, 3));
-        assert_eq!(a.len(), b.len());
-        let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
-        assert!(worst < 1e-4, "largest difference {worst}");
+        let explicit = PaddingSpec::Explicit(tvec!(1, 1), tvec!(2, 2));
+        for (kernel, padding) in [(3, PaddingSpec::Valid), (5, explicit)] {
+            let mut ours = conv_model(3, kernel, padding.clone());
+            let mut theirs = ours.clone();
+            codegen(&mut ours).unwrap();
+            theirs.optimize().unwrap();
+            let direct = tract_linalg::routines::conv_w4_f32().is_some();
+            assert_eq!(has_direct(&ours), direct);
+            assert!(!has_direct(&theirs), "tract now lowers this stem itself");
+            let (a, b) = (run(ours, 3), run(theirs, 3));
+            assert_eq!(a.len(), b.len(), "{padding:?}");
+            let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            assert!(worst < 1e-4, "{padding:?}: largest difference {worst}");
+        }
+    }
+
+    #[test]
+    fn rows_are_padded_to_eight_points_a_step_plus_the_kernel_s_look_ahead() {
+        // BlazeFace's stem: 5x5 stride 2 over 128 columns, one column of padding before, two
+        // after: 64 output points, 2 more input columns make 65 = 8·7 + 9, cropped back to 64.
+        let spec = PoolSpec {
+            data_format: DataFormat::NCHW,
+            kernel_shape: tvec!(5, 5),
+            padding: PaddingSpec::Explicit(tvec!(1, 1), tvec!(2, 2)),
+            dilations: None,
+            strides: Some(tvec!(2, 2)),
+            input_channels: 3,
+            output_channels: 24,
+        };
+        let conv = Conv::new(spec.clone(), KernelFormat::OIHW, 1, None);
+        let rows = full_row_padding(&conv, &[1, 3, 128, 128]).unwrap();
+        assert_eq!(rows.pads, vec![(0, 0), (0, 0), (1, 2), (1, 4)]);
+        assert_eq!(rows.crop, Some(64));
+        // Stride 1 over 3x3, valid: 94 points; 96 = 8·11 + 8, two more columns.
+        let spec = PoolSpec {
+            kernel_shape: tvec!(3, 3),
+            padding: PaddingSpec::Valid,
+            strides: None,
+            ..spec
+        };
+        let conv = Conv::new(spec.clone(), KernelFormat::OIHW, 1, None);
+        let rows = full_row_padding(&conv, &[1, 3, 64, 96]).unwrap();
+        assert_eq!((rows.pads[3], rows.crop), ((0, 2), Some(94)));
+        // Already a whole number of steps: nothing to add, nothing to crop.
+        let rows = full_row_padding(&conv, &[1, 3, 64, 98]).unwrap();
+        assert_eq!((rows.pads[3], rows.crop), ((0, 0), None));
+        // SAME padding and stride 4 are left as they are.
+        let same = PoolSpec { padding: PaddingSpec::SameUpper, ..spec.clone() };
+        assert!(full_row_padding(&Conv::new(same, KernelFormat::OIHW, 1, None), &[1, 3, 8, 8])
+            .is_none());
+        let wide = PoolSpec { strides: Some(tvec!(4, 4)), ..spec };
+        assert!(full_row_padding(&Conv::new(wide, KernelFormat::OIHW, 1, None), &[1, 3, 8, 8])
+            .is_none());
     }
 
     #[test]
     fn deeper_and_pointwise_convolutions_are_left_to_tract() {
         for (ic, kernel) in [(16, 3), (3, 1)] {
-            let mut model = conv_model(ic, kernel);
+            let mut model = conv_model(ic, kernel, PaddingSpec::Valid);
             assert_eq!(stems_to_direct(&mut model).unwrap(), 0, "ic {ic} kernel {kernel}");
         }
     }

@@ -3,11 +3,12 @@
 //!
 //!     cargo run --release --example engine_vs_tract -- [BUNDLE] [IMAGE] [ITERATIONS]
 //!
-//! BUNDLE defaults to models/blazeface, IMAGE to the bundle's cases/astronaut.png. The image is prepared once (resize and
-//! normalise) and both sides run that tensor: `Engine::run` (its plan, preflight's lowerings,
-//! its reused execution state and output copies) and `plan.run` on a plan tract builds from
-//! the same fixed-up ONNX file with `into_optimized` (raw tract, as examples/raw_tract.rs).
-//! Fixed-size models only. Prints one JSON line: both medians in ms and engine ÷ tract.
+//! BUNDLE defaults to models/blazeface, IMAGE to the bundle's cases/astronaut.png. The image
+//! is prepared once (resize and normalise) and both sides run that tensor: `Engine::run` (its
+//! plan, preflight's lowerings, its reused execution state and output copies) and `plan.run` on
+//! a plan tract builds for the tensor's shape from the same fixed-up ONNX file with
+//! `into_optimized` (raw tract, as examples/raw_tract.rs). Prints one JSON line: both medians
+//! in ms and engine ÷ tract.
 
 use std::time::Instant;
 

@@ -2,12 +2,12 @@
 //!
 //! A network's stem — the first convolution, over the image's few channels (BlazeFace: 5×5
 //! stride 2 from 3 to 24 channels) — is a matrix product with a tiny inner dimension, so tract's
-//! lazy im2col spends as long gathering each output point's patch as multiplying it (under
-//! `perf`, BlazeFace's stem alone was a quarter of its inference). tract also has a direct
+//! lazy im2col spends as long gathering each output point's patch as multiplying it (in
+//! `preflight bench --profile`, BlazeFace's stem alone was a quarter of its inference). tract also has a direct
 //! convolution kernel along W (`conv_w4`: four output channels at a time, strides 1–3
 //! vectorised) but picks it only for output rows of at least 128 points; BlazeFace's stem has
-//! 64 and PP-OCR's 96–192. Measured side by side in one process (p50 over 300 runs, this 2-core
-//! x86 host): BlazeFace 4.445 → 4.369 ms, PP-OCR det 38.7 → 37.6 ms, cls 3.72 → 3.61 ms, rec
+//! 64 and PP-OCR's 96–192. Measured side by side in one process (p50 over 300 runs, 40 for det
+//! and rec, this 2-core x86 host): BlazeFace 4.445 → 4.369 ms, PP-OCR det 38.7 → 37.6 ms, cls 3.72 → 3.61 ms, rec
 //! unchanged; the outputs differ from lazy im2col's by rounding only (BlazeFace: 2.3e-5 at most
 //! on a synthetic input, 1.6e-4 on its parity cases, whose logits reach ±2700).
 //!
@@ -37,32 +37,34 @@ pub(super) fn stems_to_direct(model: &mut TypedModel) -> TractResult<usize> {
     for id in model.eval_order()? {
         let node = model.node(id);
         let Some(conv) = node.op_as::<Conv>() else { continue };
-        if node.inputs.len() != 3 || !is_stem(conv, model.outlet_fact(node.inputs[0])?) {
+        let input = model.outlet_fact(node.inputs[0])?;
+        let Some(shape) = input.shape.as_concrete().map(<[usize]>::to_vec) else { continue };
+        if node.inputs.len() != 3 || !is_stem(conv, input) {
             continue;
         }
+        let rank = input.rank();
         let (mut conv, name, inputs) = (conv.clone(), node.name.clone(), node.inputs.clone());
         let mut patch = TypedModelPatch::new(format!("direct stem {name}"));
         let taps = patch.taps(model, &inputs)?;
         let (mut x, kernel, bias) = (taps[0], taps[1], taps[2]);
-        let rank = patch.outlet_fact(x)?.rank();
-        let Some(shape) = patch.outlet_fact(x)?.shape.as_concrete().map(<[usize]>::to_vec) else {
-            continue;
-        };
         // Padded explicitly, the convolution is valid everywhere: one zone, every row one run.
         let mut crop = None;
-        if let Some(padding) = full_row_padding(&conv, &shape) {
+        let mut padded = shape;
+        if let Some(padding) = full_row_padding(&conv, &padded) {
+            for (dim, (before, after)) in padded.iter_mut().zip(&padding.pads) {
+                *dim += before + after;
+            }
             let zero = tensor0(0f32).into_arc_tensor();
             let pad = Pad::new(padding.pads, PadMode::Constant(zero));
             x = patch.wire_node(format!("{name}.pad"), pad, &[x])?[0];
             conv.pool_spec.padding = PaddingSpec::Valid;
             crop = padding.crop;
         }
-        let x_fact = patch.outlet_fact(x)?.clone();
-        let Some(shape) = x_fact.shape.as_concrete().map(<[usize]>::to_vec) else { continue };
+        let dims: TVec<TDim> = padded.iter().map(|&d| d.to_dim()).collect();
         let ConcretePoolGeometry { input_shape, patch: geometry, output_shape } =
-            conv.pool_spec.compute_geo(&x_fact.shape)?.to_concrete(&shape)?.into_owned();
+            conv.pool_spec.compute_geo(&dims)?.to_concrete(&padded)?.into_owned();
         let kernel = conv.wire_kernel_as_g_o_ihw(&mut patch, &name, kernel)?[0];
-        let c_axis = conv.pool_spec.data_format.shape(&shape)?.c_axis();
+        let c_axis = conv.pool_spec.data_format.shape(&padded)?.c_axis();
         let bias = wire_reshape_bias_for_bin(
             &mut patch,
             &name,
@@ -102,9 +104,9 @@ struct FullRows {
 /// BlazeFace's stem had 14 of each row's 62 valid points and both border columns on that slow
 /// path. With the padding made explicit there is one zone, and a few more zero columns on the
 /// right make the row `8·m + block` points long, leaving `block` to the scalar tail; the extra
-/// outputs are cropped. Measured in one process, p50 of 400 runs against the direct stem
-/// without this: BlazeFace 6.45 → 5.60 and 7.36 → 6.46 ms (loaded host), cls 3.70 → 3.65, det
-/// 49.9 → 50.0, rec 56.2 → 55.5.
+/// outputs are cropped. Measured in one process against the direct stem without this, p50 of
+/// 400 runs (cls 300, det and rec 60): BlazeFace 6.45 → 5.60 and 7.36 → 6.46 ms (loaded host),
+/// cls 3.70 → 3.65, det 49.9 → 50.0, rec 56.2 → 55.5.
 fn full_row_padding(conv: &Conv, shape: &[usize]) -> Option<FullRows> {
     let spec = &conv.pool_spec;
     let (before, after) = match &spec.padding {
@@ -140,7 +142,6 @@ fn is_stem(conv: &Conv, input: &TypedFact) -> bool {
     let volume: usize = spec.kernel_shape.iter().product();
     conv.q_params.is_none()
         && input.datum_type == f32::datum_type()
-        && input.shape.as_concrete().is_some()
         && spec.data_format == DataFormat::NCHW
         && conv.group == 1
         && spec.kernel_shape.len() == 2

@@ -14,6 +14,7 @@ pub mod fixup;
 pub mod guard;
 pub mod image_io;
 mod infer;
+mod kernels;
 mod lower;
 pub mod manifest;
 pub mod onnx_file;

@@ -107,8 +107,8 @@ impl Engine {
 
     /// The kernels the default plan runs: each matrix-multiply implementation tract selected
     /// for this CPU with the number of products using it (`fma_mmm_f32_16x6 ×12`), and the
-    /// depthwise convolutions, which run tract's own loop rather than a matrix product, and the
-    /// direct convolutions (see `lower.rs`).
+    /// depthwise convolutions, which run tract's own loop rather than a matrix product, the
+    /// direct convolutions and preflight's own max-pools (see `lower.rs`).
     pub fn kernels(&self) -> Vec<String> {
         let Ok(plan) = self.plan_for(&self.input_shape()) else { return Vec::new() };
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -119,6 +119,8 @@ impl Engine {
                 }
             } else if node.op().name() == "DepthWiseConv" {
                 *counts.entry("DepthWiseConv (tract's loop)".into()).or_default() += 1;
+            } else if node.op().name() == "PreflightMaxPool" {
+                *counts.entry("PreflightMaxPool (preflight's kernel)".into()).or_default() += 1;
             } else if node.op().name() == "DirectSpatialConv" {
                 *counts.entry("DirectSpatialConv (tract's conv_w4 kernel)".into()).or_default() +=
                     1;

@@ -215,8 +215,28 @@ impl Runner<'_> {
         }
         let images = &self.images;
         let seed = self.ctx.seed;
-        let made = parallel(&inputs, jobs, |input| make(subject, images, seed, input));
-        for (input, m) in inputs.iter().zip(made) {
+        // By case: its image is resized once for all the inputs made from it (clean and each
+        // perturbation), and dropped when they are run.
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (i, input) in inputs.iter().enumerate() {
+            match groups.iter_mut().find(|g| inputs[g[0]].case.id == input.case.id) {
+                Some(group) => group.push(i),
+                None => groups.push(vec![i]),
+            }
+        }
+        let made = parallel(&groups, jobs, |group| {
+            let case = &inputs[group[0]].case;
+            let t = Instant::now();
+            let image = resized(subject, images, case);
+            let took = ms(t.elapsed());
+            let mut made: Vec<(usize, Made)> =
+                group.iter().map(|&i| (i, make(subject, &image, seed, &inputs[i]))).collect();
+            made[0].1.timing.image_decode_ms += took;
+            made
+        });
+        let mut made: Vec<(usize, Made)> = made.into_iter().flatten().collect();
+        made.sort_by_key(|(i, _)| *i);
+        for (input, (_, m)) in inputs.iter().zip(made) {
             let key = input.key();
             self.timing.add(&m.timing);
             self.timing.inferences_run += usize::from(m.ran);
@@ -246,9 +266,7 @@ impl Runner<'_> {
             keep_raw: true,
             measure: false,
         };
-        let m = make(self.subject, &self.images, self.ctx.seed, &input);
-        self.timing.add(&m.timing);
-        self.timing.inferences_run += usize::from(m.ran);
+        let m = self.make_one(&input);
         let raw = m.raw.unwrap_or_else(|| Err("no outputs kept".into()));
         self.raw.insert(key, raw.clone());
         raw
@@ -275,12 +293,21 @@ impl Runner<'_> {
             keep_raw: false,
             measure: false,
         };
-        let m = make(self.subject, &self.images, self.ctx.seed, &input);
-        self.timing.add(&m.timing);
-        self.timing.inferences_run += usize::from(m.ran);
+        let m = self.make_one(&input);
         let p = m.predictions.into_iter().next().map_or_else(|| Err("not decoded".into()), |x| x.1);
         self.predictions.insert((key, score_key), p.clone());
         p
+    }
+
+    /// Makes and runs one input outside the prefetch, counting its time and run.
+    fn make_one(&mut self, input: &Input) -> Made {
+        let t = Instant::now();
+        let image = resized(self.subject, &self.images, &input.case);
+        self.timing.image_decode_ms += ms(t.elapsed());
+        let m = make(self.subject, &image, self.ctx.seed, input);
+        self.timing.add(&m.timing);
+        self.timing.inferences_run += usize::from(m.ran);
+        m
     }
 
     /// The cases a check selects; none is an error, never an empty pass.
@@ -337,15 +364,31 @@ impl Kept {
     }
 }
 
+/// The case's image resized to the model's input, from the decoded images kept (or from its
+/// file, for a case the prefetch did not decode).
+fn resized(
+    subject: Subject<'_>,
+    images: &HashMap<String, Cached<Kept>>,
+    case: &Case,
+) -> Cached<(RgbImage, Transform)> {
+    match images.get(&case.id) {
+        Some(Ok(kept)) => Ok(kept.resized(subject)),
+        Some(Err(e)) => Err(e.clone()),
+        None => {
+            subject.load_image(&case.path).map(|i| subject.resize(&i)).map_err(|e| e.to_string())
+        }
+    }
+}
+
 /// Makes one input from its case's resized image (perturbed if asked), runs it, and decodes
 /// it at each score it is asked for.
 fn make(
     subject: Subject<'_>,
-    images: &HashMap<String, Cached<Kept>>,
+    image: &Cached<(RgbImage, Transform)>,
     seed: u64,
     input: &Input,
 ) -> Made {
-    let mut timing = Timing::default();
+    let timing = Timing::default();
     let fail = |e: String, timing: Timing| Made {
         predictions: input.scores.iter().map(|s| (s.map(f32::to_bits), Err(e.clone()))).collect(),
         raw: input.keep_raw.then(|| Err(e.clone())),
@@ -353,37 +396,29 @@ fn make(
         ran: false,
         timing,
     };
-    let t = Instant::now();
-    let image = match images.get(&input.case.id) {
-        Some(Ok(kept)) => Ok(kept.resized(subject)),
-        Some(Err(e)) => Err(e.clone()),
-        None => subject
-            .load_image(&input.case.path)
-            .map(|i| subject.resize(&i))
-            .map_err(|e| e.to_string()),
-    };
-    timing.image_decode_ms += ms(t.elapsed());
     let (img, transform) = match image {
-        Ok(x) => x,
-        Err(e) => return fail(e, timing),
+        Ok((img, transform)) => (img, *transform),
+        Err(e) => return fail(e.clone(), timing),
     };
+    let mut timing = timing;
+    let perturbed;
     let img = match input.perturbation {
         None => img,
         Some((p, severity)) => {
             let t = Instant::now();
             let case_seed = case_seed(seed, p, severity, &input.case.id);
-            let out = perturb_content(&img, &transform, |r| p.apply(r, severity, case_seed));
+            perturbed = perturb_content(img, &transform, |r| p.apply(r, severity, case_seed));
             timing.perturbation_ms += ms(t.elapsed());
-            out
+            &perturbed
         }
     };
-    let condition = input.measure.then(|| Condition::measure(&img, transform.content));
+    let condition = input.measure.then(|| Condition::measure(img, transform.content));
     if input.scores.is_empty() && !input.keep_raw {
         // Wanted for its condition only: nothing reads a prediction, so nothing runs.
         return Made { predictions: vec![], raw: None, condition, ran: false, timing };
     }
     let t = Instant::now();
-    let ran = subject.run(&img, transform, &input.scores, input.keep_raw);
+    let ran = subject.run(img, transform, &input.scores, input.keep_raw);
     timing.inference_ms += ms(t.elapsed());
     let RunOutcome { raw, predictions } = match ran {
         Ok(x) => x,

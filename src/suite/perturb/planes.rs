@@ -17,9 +17,9 @@ impl Planes {
         Planes { w: img.width() as usize, h: img.height() as usize, v }
     }
 
-    /// Back to 8 bits: clipped to [0, 1], rounded.
+    /// Back to 8 bits: clipped to [0, 1], rounded half away from zero (`f32::round`).
     pub fn to_rgb(&self) -> RgbImage {
-        let raw = self.v.iter().map(|&x| (x.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
+        let raw = self.v.iter().map(|&x| round_to_u8(x.clamp(0.0, 1.0) * 255.0)).collect();
         RgbImage::from_raw(self.w as u32, self.h as u32, raw).expect("w * h * 3 values")
     }
 
@@ -37,6 +37,14 @@ impl Planes {
         let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
         top * (1.0 - fy) + bottom * fy
     }
+}
+
+/// `y.round() as u8` for `y` in [0, 255] (NaN gives 0, as the cast does), without the libm call
+/// `round` is on x86-64 without SSE4.1: the fraction `y − ⌊y⌋` is exact below 2²³, so adding
+/// one when it is at least a half is `round`'s half-away-from-zero rule; the loop vectorises.
+fn round_to_u8(y: f32) -> u8 {
+    let whole = y as u8;
+    whole + u8::from(y - f32::from(whole) >= 0.5)
 }
 
 /// Index clamped to the edge (scikit-image's `nearest`).
@@ -260,6 +268,20 @@ mod tests {
         let r: Vec<usize> = (-2..6).map(|i| reflect(i, 4)).collect();
         assert_eq!(r, [1, 0, 0, 1, 2, 3, 3, 2]);
         assert_eq!(nearest(-3, 4), 0);
+    }
+
+    #[test]
+    fn rounding_to_8_bits_is_f32_round() {
+        // Every 37th float of [0, 255], and every half-way point and its neighbours.
+        let top = 255f32.to_bits();
+        let sampled = (0..=top).step_by(37).map(f32::from_bits);
+        let halves = (0..255).flat_map(|i| {
+            let h = i as f32 + 0.5;
+            [h, f32::from_bits(h.to_bits() - 1), f32::from_bits(h.to_bits() + 1)]
+        });
+        for y in sampled.chain(halves).chain([0.0, 255.0, f32::NAN]) {
+            assert_eq!(round_to_u8(y), y.round() as u8, "{y}");
+        }
     }
 
     #[test]

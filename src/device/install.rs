@@ -19,8 +19,8 @@ use crate::files::write_atomically;
 use crate::model::bundle::{Bundle, BUNDLED_CACHE_DIR};
 use crate::model::signature::{hash_file, verify};
 use crate::model::{DecodeOptions, Model, Prediction};
+use crate::suite::inputs::parallel;
 use crate::suite::report::{Report, Started};
-use crate::suite::run::parallel;
 use crate::suite::spec::{Case, Severity, Suite};
 
 /// Schema name of the install report.

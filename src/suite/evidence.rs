@@ -81,7 +81,8 @@ fn evidence(
     let (perturbed_png, perturbed_answer, perturbation) = match perturbation {
         Some((p, severity)) => {
             let s = case_seed(seed, p, severity, &case.id);
-            let img = super::run::perturb_content(&clean, &transform, |r| p.apply(r, severity, s));
+            let img =
+                super::inputs::perturb_content(&clean, &transform, |r| p.apply(r, severity, s));
             let (png, answer) = picture(model, &img, &transform)?;
             (Some(png), Some(answer), Some(format!("{p}:{severity}")))
         }

@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod gate;
 pub mod golden;
 pub mod html;
+pub(crate) mod inputs;
 mod load;
 pub mod metric;
 pub mod metrics;

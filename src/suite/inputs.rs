@@ -188,6 +188,7 @@ pub(crate) fn perturb_content(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::suite::perturb::Perturbation;
 
     #[test]
     fn perturbations_leave_padding_alone() {

@@ -180,7 +180,7 @@ pub(super) fn pools_to_own_kernel(model: &mut TypedModel) -> TractResult<usize> 
         let indices_unused = node.outputs.iter().enumerate().skip(1).all(|(slot, o)| {
             o.successors.is_empty() && !outputs.contains(&OutletId::new(id, slot))
         });
-        if !indices_unused || geometry.before != [0, 0] {
+        if !indices_unused {
             continue;
         }
         let Ok(op) = MaxPool2d::new(geometry) else { continue };
@@ -200,7 +200,8 @@ pub(super) fn pools_to_own_kernel(model: &mut TypedModel) -> TractResult<usize> 
 }
 
 /// The geometry of a window operation over an NCHW input of `shape` (concrete), or `None` when
-/// it is not one [`kernels`](super::kernels) computes (dilated, another layout or rank).
+/// it is not one [`kernels`](super::kernels) computes (padded before, dilated, another layout
+/// or rank; windows past the input are refused by [`MaxPool2d::new`]).
 fn geometry(spec: &PoolSpec, shape: &[usize]) -> Option<Geometry> {
     if spec.data_format != DataFormat::NCHW || spec.kernel_shape.len() != 2 || shape.len() != 4 {
         return None;
@@ -217,10 +218,10 @@ fn geometry(spec: &PoolSpec, shape: &[usize]) -> Option<Geometry> {
         input: [shape[2], shape[3]],
         kernel,
         stride: [strides[0], strides[1]],
-        before: [padded[0].pad_before, padded[1].pad_before],
         output: [padded[0].convoluted, padded[1].convoluted],
     };
-    geometry.is_sound().then_some(geometry)
+    let unpadded = padded.iter().all(|d| d.pad_before == 0);
+    (unpadded && geometry.is_sound()).then_some(geometry)
 }
 
 /// Makes the padding of every depthwise convolution (f32, NCHW, one filter per channel,
@@ -253,6 +254,9 @@ pub(super) fn depthwise_padding_explicit(model: &mut TypedModel) -> TractResult<
             continue;
         }
         let Some(shape) = input.shape.as_concrete() else { continue };
+        if shape.contains(&0) {
+            continue;
+        }
         let shape = [shape[0], shape[1], shape[2], shape[3]];
         let pad = ZeroPad2d::new(shape, [before[0], before[1]], [after[0], after[1]]);
         let (mut conv, name, inputs) = (conv.clone(), node.name.clone(), node.inputs.clone());

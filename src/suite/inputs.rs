@@ -79,7 +79,7 @@ pub(super) fn make(
     seed: u64,
     input: &Input,
 ) -> Made {
-    let timing = Timing::default();
+    let mut timing = Timing::default();
     let fail = |e: String, timing: Timing| Made {
         predictions: input.scores.iter().map(|s| (s.map(f32::to_bits), Err(e.clone()))).collect(),
         raw: input.keep_raw.then(|| Err(e.clone())),
@@ -91,7 +91,6 @@ pub(super) fn make(
         Ok((img, transform)) => (img, *transform),
         Err(e) => return fail(e.clone(), timing),
     };
-    let mut timing = timing;
     let perturbed;
     let img = match input.perturbation {
         None => img,

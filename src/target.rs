@@ -121,6 +121,31 @@ pub fn host_cpu() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_string())
 }
 
+/// The machine's kind as far as the numbers tract computes go: the target triple and the
+/// instruction-set extensions tract picks its kernels by (`x86_64-unknown-linux-gnu+avx2+fma`).
+/// Two machines with the same kinds run the same kernels in the same order, so their outputs
+/// are bit-identical; a golden records it so a parity check knows when to demand that.
+pub fn kernel_kind() -> String {
+    let mut kind = host_triple().to_string();
+    #[cfg(target_arch = "x86_64")]
+    for (name, present) in [
+        ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+        ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+        ("f16c", std::arch::is_x86_feature_detected!("f16c")),
+        ("fma", std::arch::is_x86_feature_detected!("fma")),
+    ] {
+        if present {
+            kind.push('+');
+            kind.push_str(name);
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    if std::arch::is_aarch64_feature_detected!("fp16") {
+        kind.push_str("+fp16");
+    }
+    kind
+}
+
 /// Environment variable naming the unit under test (a serial number), for reports.
 pub const UNIT_ID_ENV: &str = "PREFLIGHT_UNIT_ID";
 

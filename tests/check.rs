@@ -323,6 +323,51 @@ fn record_then_parity_passes_exact_and_detects_a_different_model_output() {
 }
 
 #[test]
+fn tolerance_where_recorded_applies_only_on_the_goldens_own_kind() {
+    let b = suite_with("\n[[checks]]\nname = \"parity\"\nkind = \"parity\"\nseverity = \"critical\"\ngolden = \"g.json\"\ntolerance = \"approximate\"\ntolerance_where_recorded = \"exact\"\ncases = [\"astronaut\"]\n");
+    let o = preflight(&["record", b.arg(), "--suite", &suite_arg(&b)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Move one value by 1e-5 of its size: within `approximate`, never within `exact`.
+    let g = b.path().join("g.json");
+    let mut golden: Value = serde_json::from_slice(&std::fs::read(&g).unwrap()).unwrap();
+    let v = golden["cases"][0]["outputs"][0]["data"][0].as_f64().unwrap();
+    golden["cases"][0]["outputs"][0]["data"][0] = serde_json::json!(v * (1.0 + 1e-5));
+    std::fs::write(&g, serde_json::to_vec(&golden).unwrap()).unwrap();
+    let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b), "--format", "json"]);
+    let parity = &report(&o)["checks"][1];
+    assert_eq!(o.status.code(), Some(1), "the golden's own kind is held exact: {parity}");
+    assert!(parity["detail"].as_str().unwrap().starts_with("exact tolerance"), "{parity}");
+    // The same golden said to come from another kind of machine: the general tolerance.
+    golden["recorded_kernels"] = serde_json::json!("x86_64-unknown-linux-gnu+sse2");
+    std::fs::write(&g, serde_json::to_vec(&golden).unwrap()).unwrap();
+    let o = preflight(&["check", b.arg(), "--suite", &suite_arg(&b), "--format", "json"]);
+    let parity = &report(&o)["checks"][1];
+    assert_eq!(o.status.code(), Some(0), "{parity}");
+    let detail = parity["detail"].as_str().unwrap();
+    assert!(detail.starts_with("approximate tolerance (the golden's kind is x86_64"), "{detail}");
+}
+
+#[test]
+fn the_default_goldens_are_exact_on_the_machine_kind_that_recorded_them() {
+    // A lowering, a kernel or a preprocessing change that moves BlazeFace's outputs on the
+    // machine kind that recorded its golden fails here until the golden is re-recorded
+    // (`preflight record models/blazeface`). On another kind the check is approximate, and
+    // this test says so rather than passing on a comparison it did not make.
+    let o = preflight(&["check", "--format", "json"]);
+    let r = report(&o);
+    let parity = r["checks"].as_array().unwrap().iter().find(|c| c["name"] == "parity-x86-64");
+    let parity = parity.expect("the boot suite has parity-x86-64");
+    let detail = parity["detail"].as_str().unwrap();
+    assert_eq!(parity["passed"], true, "{detail}");
+    if detail.contains("this machine is the golden's kind") {
+        assert_eq!(parity["measured"], 0.0, "{detail}");
+    } else {
+        assert!(detail.contains("the golden's kind is"), "{detail}");
+        eprintln!("note: not the golden's machine kind, parity checked approximately: {detail}");
+    }
+}
+
+#[test]
 fn runtime_serves_only_when_the_gate_allows() {
     let b = suite_with("");
     let options = preflight::prelude::StartOptions {

@@ -228,7 +228,7 @@ fn number_where_a_name_is_expected_says_so() {
     let o = preflight(&["check", "--suite", &suite]);
     assert_one_line_error(&o, &["checks[0].severity", "expected a name in quotes, got 9"]);
     let b = ScratchBundle::new();
-    b.edit_manifest("resize = \"stretch\"", "resize = 9");
+    b.edit_manifest("resize = \"letterbox\"", "resize = 9");
     assert_one_line_error(&preflight(&["inspect", b.arg()]), &["input.resize", "got 9"]);
 }
 

@@ -44,7 +44,7 @@ fn tensor_budget_is_the_manifests_to_raise_within_a_ceiling() {
 #[test]
 fn multiple_larger_than_the_input_is_refused() {
     let b = ScratchBundle::new();
-    b.edit_manifest("resize = \"stretch\"", "resize = \"fit-longer-side\"\nmultiple = 100000");
+    b.edit_manifest("resize = \"letterbox\"", "resize = \"fit-longer-side\"\nmultiple = 100000");
     let o = preflight(&["inspect", b.arg()]);
     assert_one_line_error(&o, &["bundle.toml", "input.multiple", "larger than the input"]);
 }
@@ -52,7 +52,7 @@ fn multiple_larger_than_the_input_is_refused() {
 #[test]
 fn huge_max_width_is_refused_by_the_tensor_budget() {
     let b = ScratchBundle::new();
-    b.edit_manifest("resize = \"stretch\"", "resize = \"pad-right\"\nmax_width = 1000000000");
+    b.edit_manifest("resize = \"letterbox\"", "resize = \"pad-right\"\nmax_width = 1000000000");
     let o = preflight(&["inspect", b.arg()]);
     assert_one_line_error(&o, &["input.max_width", "tensor budget"]);
 }
@@ -103,7 +103,7 @@ fn image_over_the_pixel_limit_is_refused_from_its_header() {
     assert_one_line_error(&o, &["big.png", "13000x13000", "over the limit of 50000000"]);
     // The bundle sets its own limit: a camera bundle can lower it (or raise it).
     let b = ScratchBundle::new();
-    b.edit_manifest("resize = \"stretch\"", "resize = \"stretch\"\nmax_image_pixels = 1000");
+    b.edit_manifest("resize = \"letterbox\"", "resize = \"letterbox\"\nmax_image_pixels = 1000");
     let o = preflight(&["run", b.arg(), case("astronaut.png").to_str().unwrap()]);
     assert_one_line_error(&o, &["astronaut.png", "over the limit of 1000"]);
 }

@@ -8,6 +8,7 @@ mod cli;
 mod docs;
 mod envelope;
 mod errors;
+mod faults;
 mod fuzz;
 mod harness;
 mod hostile;

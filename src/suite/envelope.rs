@@ -83,10 +83,10 @@ struct Curve<'a> {
 impl Curve<'_> {
     /// The measure over `cases` at `severity` (0: clean), for the inputs that were measured.
     fn values(&self, cases: &[&Case], severity: u8) -> Vec<f32> {
-        let perturbation = (severity > 0).then_some((self.spec.corruption, severity));
+        let fault = (severity > 0).then(|| self.spec.fault(severity));
         cases
             .iter()
-            .filter_map(|c| self.conditions.get(&(c.id.clone(), perturbation)))
+            .filter_map(|c| self.conditions.get(&(c.id.clone(), fault)))
             .map(|c| c.get(self.measure))
             .collect()
     }

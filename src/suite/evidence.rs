@@ -5,7 +5,7 @@
 
 use image::{Rgb, RgbImage};
 
-use super::perturb::{case_seed, Perturbation};
+use super::perturb::Fault;
 use super::report::Report;
 use super::spec::Suite;
 use crate::model::decode::{DecodeOptions, Prediction};
@@ -55,13 +55,10 @@ pub fn failing_cases(
     out
 }
 
-/// `case` or `case@name:severity`, as the checks write failures.
-fn parse_failure(failure: &str) -> (&str, Option<(Perturbation, u8)>) {
-    let Some((case, perturbation)) = failure.rsplit_once('@') else { return (failure, None) };
-    let parsed = perturbation.split_once(':').and_then(|(name, severity)| {
-        Some((name.parse::<Perturbation>().ok()?, severity.parse::<u8>().ok()?))
-    });
-    match parsed {
+/// `case` or `case@name:severity[:frame]`, as the checks write failures.
+fn parse_failure(failure: &str) -> (&str, Option<Fault>) {
+    let Some((case, fault)) = failure.rsplit_once('@') else { return (failure, None) };
+    match Fault::parse(fault) {
         Some(p) => (case, Some(p)),
         None => (failure, None),
     }
@@ -76,15 +73,16 @@ fn evidence(
 ) -> Option<CaseEvidence> {
     let (case_id, perturbation) = parse_failure(failure);
     let case = suite.cases.iter().find(|c| c.id == case_id)?;
-    let (clean, transform) = model.resize(&model.load_image(&case.path).ok()?);
-    let (original_png, original_answer) = picture(model, &clean, &transform)?;
+    let frame = model.load_image(&case.path).ok()?;
+    let clean = model.resize(&frame);
+    let (original_png, original_answer) = picture(model, &clean.0, &clean.1)?;
     let (perturbed_png, perturbed_answer, perturbation) = match perturbation {
-        Some((p, severity)) => {
-            let s = case_seed(seed, p, severity, &case.id);
-            let img =
-                super::inputs::perturb_content(&clean, &transform, |r| p.apply(r, severity, s));
+        Some(fault) => {
+            let (img, transform) =
+                super::inputs::faulted(model.into(), &clean, Some(&frame), fault, seed, &case.id)
+                    .ok()?;
             let (png, answer) = picture(model, &img, &transform)?;
-            (Some(png), Some(answer), Some(format!("{p}:{severity}")))
+            (Some(png), Some(answer), Some(fault.to_string()))
         }
         None => (None, None, None),
     };
@@ -180,14 +178,17 @@ fn draw_box(img: &mut RgbImage, (x0, y0): (f32, f32), (x1, y1): (f32, f32), colo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::suite::perturb::{At, Perturbation};
 
     #[test]
     fn failures_parse_with_and_without_perturbation() {
         assert_eq!(parse_failure("face_001"), ("face_001", None));
         assert_eq!(
             parse_failure("face_001@blur:3"),
-            ("face_001", Some((Perturbation::GaussianBlur, 3)))
+            ("face_001", Some(Fault::input(Perturbation::GaussianBlur, 3)))
         );
+        let at_frame = Fault { at: At::Frame, ..Fault::input(Perturbation::MotionBlur, 5) };
+        assert_eq!(parse_failure("frame_07@motion_blur:5:frame"), ("frame_07", Some(at_frame)));
         // An id with an @ of its own and no perturbation stays whole.
         assert_eq!(parse_failure("a@b"), ("a@b", None));
     }

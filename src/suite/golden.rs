@@ -25,6 +25,11 @@ pub struct Golden {
     pub recorded_on: String,
     /// CPU of the recording machine.
     pub recorded_cpu: String,
+    /// Triple and instruction-set extensions of the recording machine
+    /// ([`kernel_kind`](crate::target::kernel_kind)): where it matches this machine's, a
+    /// parity check may hold the outputs to `tolerance_where_recorded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_kernels: Option<String>,
     /// tract version that produced them (empty when another engine did).
     pub tract_version: String,
     /// The engine that produced them when it was not this tract (`onnxruntime 1.20.1`):
@@ -120,6 +125,7 @@ pub fn record(model: &Model, suite: &Suite, case_ids: &[String]) -> Result<Golde
         model_sha256: model.bundle().model_sha256().into(),
         recorded_on: crate::target::host_triple().into(),
         recorded_cpu: crate::target::host_cpu(),
+        recorded_kernels: Some(crate::target::kernel_kind()),
         tract_version: crate::TRACT_VERSION.into(),
         engine: None,
         cases,

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use image::RgbImage;
+use image::{DynamicImage, RgbImage};
 
-use super::perturb::case_seed;
+use super::perturb::{case_seed, At, Fault};
 use super::plan::Input;
 use super::report::Timing;
 use super::run::{ms, Cached};
@@ -17,7 +17,7 @@ use super::subject::{RunOutcome, Subject};
 use crate::model::condition::Condition;
 use crate::model::decode::Prediction;
 use crate::model::engine::Outputs;
-use crate::model::preprocess::Transform;
+use crate::model::preprocess::{as_rgb8, Transform};
 
 /// What one prefetched input produced, with the time its parts took.
 pub(super) struct Made {
@@ -55,30 +55,74 @@ impl Kept {
     }
 }
 
-/// The case's image resized to the model's input, from the decoded images kept (or from its
-/// file, for a case the prefetch did not decode).
-pub(super) fn resized(
+/// A case's image as its inputs are made from it: resized to the model's input, and the
+/// decoded frame itself when a fault applies to it before the resize.
+pub(super) struct CaseImage {
+    pub(super) resized: Cached<(RgbImage, Transform)>,
+    pub(super) frame: Option<Cached<DynamicImage>>,
+}
+
+/// The case's image, from the decoded images kept or else from its file (a case the prefetch
+/// did not decode: one whose frame is perturbed, which is decoded where its inputs are made and
+/// dropped with them, or one no planned input needed).
+pub(super) fn case_image(
     subject: Subject<'_>,
     images: &HashMap<String, Cached<Kept>>,
     case: &Case,
-) -> Cached<(RgbImage, Transform)> {
+    with_frame: bool,
+) -> CaseImage {
     match images.get(&case.id) {
-        Some(Ok(kept)) => Ok(kept.resized(subject)),
-        Some(Err(e)) => Err(e.clone()),
-        None => {
-            subject.load_image(&case.path).map(|i| subject.resize(&i)).map_err(|e| e.to_string())
+        Some(Ok(Kept::Decoded(decoded))) if with_frame => {
+            CaseImage { resized: Ok(subject.resize(decoded)), frame: Some(Ok(decoded.clone())) }
+        }
+        Some(Ok(kept)) if !with_frame => {
+            CaseImage { resized: Ok(kept.resized(subject)), frame: None }
+        }
+        Some(Err(e)) => {
+            CaseImage { resized: Err(e.clone()), frame: with_frame.then(|| Err(e.clone())) }
+        }
+        _ => match subject.load_image(&case.path) {
+            Ok(decoded) => CaseImage {
+                resized: Ok(subject.resize(&decoded)),
+                frame: with_frame.then_some(Ok(decoded)),
+            },
+            Err(e) => {
+                let e = e.to_string();
+                CaseImage { resized: Err(e.clone()), frame: with_frame.then_some(Err(e)) }
+            }
+        },
+    }
+}
+
+/// The model-sized image an input under `fault` sees, and its transform: the fault applied to
+/// the frame, then resized, or applied to the resized image's content (padding is not part of
+/// the scene). A pipeline's image is its frame, so both places are the same for it.
+pub(crate) fn faulted(
+    subject: Subject<'_>,
+    resized: &(RgbImage, Transform),
+    frame: Option<&DynamicImage>,
+    fault: Fault,
+    seed: u64,
+    case_id: &str,
+) -> Cached<(RgbImage, Transform)> {
+    let Fault { perturbation: p, severity, at } = fault;
+    let s = case_seed(seed, p, severity, case_id);
+    match (at, subject) {
+        (At::Frame, Subject::Model(_)) => {
+            let frame = frame.ok_or("the frame was not kept for a fault at the frame")?;
+            let perturbed = p.apply(&as_rgb8(frame), severity, s);
+            Ok(subject.resize(&DynamicImage::ImageRgb8(perturbed)))
+        }
+        _ => {
+            let (img, transform) = resized;
+            Ok((perturb_content(img, transform, |r| p.apply(r, severity, s)), *transform))
         }
     }
 }
 
 /// Makes one input from its case's resized image (perturbed if asked), runs it, and decodes
 /// it at each score it is asked for.
-pub(super) fn make(
-    subject: Subject<'_>,
-    image: &Cached<(RgbImage, Transform)>,
-    seed: u64,
-    input: &Input,
-) -> Made {
+pub(super) fn make(subject: Subject<'_>, image: &CaseImage, seed: u64, input: &Input) -> Made {
     let mut timing = Timing::default();
     let fail = |e: String, timing: Timing| Made {
         predictions: input.scores.iter().map(|s| (s.map(f32::to_bits), Err(e.clone()))).collect(),
@@ -87,19 +131,27 @@ pub(super) fn make(
         ran: false,
         timing,
     };
-    let (img, transform) = match image {
-        Ok((img, transform)) => (img, *transform),
+    let clean = match &image.resized {
+        Ok(r) => r,
         Err(e) => return fail(e.clone(), timing),
     };
     let perturbed;
-    let img = match input.perturbation {
-        None => img,
-        Some((p, severity)) => {
+    let (img, transform) = match input.fault {
+        None => (&clean.0, clean.1),
+        Some(fault) => {
             let t = Instant::now();
-            let case_seed = case_seed(seed, p, severity, &input.case.id);
-            perturbed = perturb_content(img, &transform, |r| p.apply(r, severity, case_seed));
+            let frame = match &image.frame {
+                Some(Err(e)) => return fail(e.clone(), timing),
+                Some(Ok(f)) => Some(f),
+                None => None,
+            };
+            let made = faulted(subject, clean, frame, fault, seed, &input.case.id);
             timing.perturbation_ms += ms(t.elapsed());
-            &perturbed
+            match made {
+                Ok(p) => perturbed = p,
+                Err(e) => return fail(e, timing),
+            }
+            (&perturbed.0, perturbed.1)
         }
     };
     let condition = input.measure.then(|| Condition::measure(img, transform.content));

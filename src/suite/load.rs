@@ -5,15 +5,16 @@
 //! an error naming its key path (`checks[3].treshold`).
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::perturb::At;
 use super::spec::*;
 use super::validate::validate;
 use crate::error::{Error, Result};
-use crate::files::{from_toml_value, parse_toml, read_text, resolve, sha256_hex};
+use crate::files::{from_toml_value, parse_toml, read_text, sha256_hex};
 
 /// The file as written, before per-kind parsing.
 #[derive(Debug, Deserialize)]
@@ -24,7 +25,7 @@ struct RawSuite {
     #[allow(dead_code)]
     description: String,
     #[serde(default)]
-    cases: Vec<RawCase>,
+    cases: Vec<super::cases::RawCase>,
     #[serde(default)]
     slices: BTreeMap<String, Vec<String>>,
     #[serde(default)]
@@ -36,34 +37,11 @@ struct RawSuite {
     /// Share of recent served frames outside the envelope past which health alarms.
     #[serde(default)]
     outside_alarm: Option<f64>,
+    /// Where the checks' perturbations apply unless a check says (default: the input).
+    #[serde(default)]
+    perturb_at: Option<At>,
     #[serde(default)]
     checks: Vec<toml::Table>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCase {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    image: Option<String>,
-    #[serde(default)]
-    glob: Option<String>,
-    #[serde(default)]
-    tags: Vec<String>,
-    #[serde(default)]
-    objects: Option<usize>,
-    #[serde(default)]
-    boxes: Vec<[f32; 4]>,
-    #[serde(default)]
-    label: Option<String>,
-    #[serde(default)]
-    text: Option<String>,
-    /// A command writing the case's frame at check time (`{out}`: the file to write).
-    #[serde(default)]
-    capture: Option<Vec<String>>,
-    #[serde(default)]
-    capture_timeout_s: Option<f64>,
 }
 
 impl Suite {
@@ -73,7 +51,7 @@ impl Suite {
         let text = read_text(path)?;
         let raw: RawSuite = parse_toml(path, &text)?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        let mut cases = resolve_cases(path, dir, raw.cases)?;
+        let mut cases = super::cases::resolve_cases(path, dir, raw.cases)?;
         // `[slices]` adds a tag to listed case ids: slices chosen by a measurement (say, the
         // lowest-contrast quartile) rather than by file name.
         for (tag, ids) in &raw.slices {
@@ -89,7 +67,8 @@ impl Suite {
         let mut names = HashSet::new();
         let mut checks = Vec::new();
         for (i, table) in raw.checks.into_iter().enumerate() {
-            let check = parse_check(path, i, table)?;
+            let mut check = parse_check(path, i, table)?;
+            place_faults(&mut check, raw.perturb_at.unwrap_or_default());
             if !names.insert(check.name.clone()) {
                 return Err(Error::config(
                     path,
@@ -188,139 +167,17 @@ impl Suite {
     }
 }
 
-/// A case's capture command and timeout, checked.
-fn capture_of(
-    file: &Path,
-    key: &dyn Fn(&str) -> String,
-    rc: &RawCase,
-) -> Result<Option<super::capture::Capture>> {
-    let Some(command) = &rc.capture else {
-        if rc.capture_timeout_s.is_some() {
-            return Err(Error::config(file, key("capture_timeout_s"), "set without `capture`"));
-        }
-        return Ok(None);
+/// Gives every perturbation of `check` that names no place the suite's.
+fn place_faults(check: &mut CheckSpec, default: At) {
+    let place = |at: &mut Option<At>| {
+        at.get_or_insert(default);
     };
-    if command.first().is_none_or(|p| p.trim().is_empty()) {
-        return Err(Error::config(file, key("capture"), "the command is empty"));
+    match &mut check.kind {
+        CheckKind::Invariance(a) => a.perturbations.iter_mut().for_each(|p| place(&mut p.at)),
+        CheckKind::Directional(a) => place(&mut a.perturbation.at),
+        CheckKind::Robustness(a) => place(&mut a.at),
+        _ => {}
     }
-    if rc.image.is_some() || rc.glob.is_some() {
-        return Err(Error::config(
-            file,
-            key("capture"),
-            "give exactly one of `image`, `glob` or `capture`",
-        ));
-    }
-    let timeout = match rc.capture_timeout_s {
-        None => super::capture::DEFAULT_CAPTURE_TIMEOUT,
-        Some(t) if t.is_finite() && t > 0.0 && t <= 600.0 => std::time::Duration::from_secs_f64(t),
-        Some(t) => {
-            return Err(Error::config(
-                file,
-                key("capture_timeout_s"),
-                format!("must be within 0..=600 seconds, got {t}"),
-            ))
-        }
-    };
-    Ok(Some(super::capture::Capture { command: command.clone(), timeout }))
-}
-
-fn resolve_cases(file: &Path, dir: &Path, raw: Vec<RawCase>) -> Result<Vec<Case>> {
-    let mut cases = Vec::new();
-    let mut ids = HashSet::new();
-    for (i, rc) in raw.into_iter().enumerate() {
-        let key = |k: &str| format!("cases[{i}].{k}");
-        let capture = capture_of(file, &key, &rc)?;
-        let paths: Vec<PathBuf> = match (&rc.image, &rc.glob) {
-            // The frame is written at check time; until then the case names where.
-            (None, None) if capture.is_some() => {
-                let id = rc.id.as_deref().ok_or_else(|| {
-                    Error::config(file, format!("cases[{i}]"), "a captured case needs an `id`")
-                })?;
-                vec![dir.join(format!("{id}.png"))]
-            }
-            (Some(image), None) => vec![resolve(dir, file, &key("image"), image)?],
-            (None, Some(pattern)) => {
-                resolve(dir, file, &key("glob"), pattern)?;
-                let full = dir.join(pattern);
-                let found: Vec<PathBuf> = glob::glob(&full.to_string_lossy())
-                    .map_err(|e| Error::config(file, key("glob"), e.to_string()))?
-                    .filter_map(|p| p.ok())
-                    .collect();
-                // Matches obey the same containment as explicit paths: a symlink (or a
-                // symlinked directory) leading out of the suite's directory is refused.
-                let root = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
-                for p in &found {
-                    let real = p.canonicalize().map_err(|e| Error::io(p, e))?;
-                    if !real.starts_with(&root) {
-                        return Err(Error::config(
-                            file,
-                            key("glob"),
-                            format!("{} resolves outside the suite's directory", p.display()),
-                        ));
-                    }
-                }
-                if found.is_empty() {
-                    return Err(Error::config(
-                        file,
-                        key("glob"),
-                        format!("{pattern:?} matches no file"),
-                    ));
-                }
-                if rc.id.is_some() {
-                    return Err(Error::config(
-                        file,
-                        key("id"),
-                        "a glob entry takes its ids from the file names",
-                    ));
-                }
-                found
-            }
-            _ => {
-                return Err(Error::config(
-                    file,
-                    format!("cases[{i}]"),
-                    "give exactly one of `image`, `glob` or `capture`",
-                ))
-            }
-        };
-        if rc.boxes.iter().any(|b| !(b[2] > b[0] && b[3] > b[1])) {
-            return Err(Error::config(
-                file,
-                key("boxes"),
-                "each box is [x0, y0, x1, y1] with x1 > x0 and y1 > y0",
-            ));
-        }
-        for path in paths {
-            let id = match &rc.id {
-                Some(id) => id.clone(),
-                None => {
-                    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
-                }
-            };
-            if !ids.insert(id.clone()) {
-                return Err(Error::config(
-                    file,
-                    format!("cases[{i}]"),
-                    format!("duplicate case id {id:?}"),
-                ));
-            }
-            cases.push(Case {
-                id,
-                path,
-                tags: rc.tags.clone(),
-                objects: rc.objects.or(if rc.boxes.is_empty() {
-                    None
-                } else {
-                    Some(rc.boxes.len())
-                }),
-                boxes: rc.boxes.clone(),
-                label: rc.label.clone(),
-                text: rc.text.clone(),
-                capture: capture.clone(),
-            });
-        }
-    }
-    Ok(cases)
 }
 
 fn take<T: DeserializeOwned>(

@@ -6,6 +6,7 @@
 //! the `model` layer and never the `device` layer.
 
 pub mod capture;
+mod cases;
 pub(crate) mod checks;
 pub(crate) mod envelope;
 pub mod evidence;

@@ -2,17 +2,17 @@
 //! clean or under a perturbation at a severity) once, with every score threshold its
 //! predictions are read at, and whether a parity check needs its raw outputs.
 
-use super::perturb::Perturbation;
+use super::perturb::{At, Fault};
 use super::spec::{Case, CheckKind, Selection, Suite};
 
 /// A case and what was done to it: the identity of one model input.
-pub(super) type Key = (String, Option<(Perturbation, u8)>);
+pub(super) type Key = (String, Option<Fault>);
 
 /// One model input a run needs.
 #[derive(Debug, Clone)]
 pub(super) struct Input {
     pub(super) case: Case,
-    pub(super) perturbation: Option<(Perturbation, u8)>,
+    pub(super) fault: Option<Fault>,
     /// Score thresholds the checks decode its outputs at (`None`: the manifest's).
     pub(super) scores: Vec<Option<f32>>,
     /// A parity check compares its raw outputs.
@@ -23,7 +23,12 @@ pub(super) struct Input {
 
 impl Input {
     pub(super) fn key(&self) -> Key {
-        (self.case.id.clone(), self.perturbation)
+        (self.case.id.clone(), self.fault)
+    }
+
+    /// Its fault applies to the frame before the resize, so it needs the decoded frame.
+    pub(super) fn needs_frame(&self) -> bool {
+        self.fault.is_some_and(|f| f.at == At::Frame)
     }
 }
 
@@ -45,22 +50,17 @@ pub(super) fn plan(suite: &Suite) -> Vec<Input> {
                 for case in select(&a.select) {
                     need(&mut inputs, &case, None, Some(a.score_threshold));
                     for p in &a.perturbations {
-                        need(
-                            &mut inputs,
-                            &case,
-                            Some((p.name, p.severity)),
-                            Some(a.score_threshold),
-                        );
+                        need(&mut inputs, &case, Some(p.fault()), Some(a.score_threshold));
                     }
                 }
             }
             CheckKind::Directional(a) => {
-                let p = a.perturbation;
+                let fault = a.perturbation.fault();
                 for case in select(&a.select) {
                     if a.expect.is_none() {
                         need(&mut inputs, &case, None, Some(None));
                     }
-                    need(&mut inputs, &case, Some((p.name, p.severity)), Some(None));
+                    need(&mut inputs, &case, Some(fault), Some(None));
                 }
             }
             CheckKind::Robustness(a) => {
@@ -74,7 +74,7 @@ pub(super) fn plan(suite: &Suite) -> Vec<Input> {
                         need(
                             &mut inputs,
                             &case,
-                            Some((a.corruption, severity)),
+                            Some(a.fault(severity)),
                             Some(a.scoring.score_threshold),
                         )
                         .measure |= measured;
@@ -97,28 +97,27 @@ pub(super) fn plan(suite: &Suite) -> Vec<Input> {
     inputs
 }
 
-/// The input for `case` under `perturbation`, added when new; `decode` adds a score threshold
+/// The input for `case` under `fault`, added when new; `decode` adds a score threshold
 /// its outputs are decoded at (`Some(None)`: the manifest's).
 fn need<'a>(
     inputs: &'a mut Vec<Input>,
     case: &Case,
-    perturbation: Option<(Perturbation, u8)>,
+    fault: Option<Fault>,
     decode: Option<Option<f32>>,
 ) -> &'a mut Input {
-    let at =
-        match inputs.iter().position(|i| i.case.id == case.id && i.perturbation == perturbation) {
-            Some(at) => at,
-            None => {
-                inputs.push(Input {
-                    case: case.clone(),
-                    perturbation,
-                    scores: vec![],
-                    keep_raw: false,
-                    measure: false,
-                });
-                inputs.len() - 1
-            }
-        };
+    let at = match inputs.iter().position(|i| i.case.id == case.id && i.fault == fault) {
+        Some(at) => at,
+        None => {
+            inputs.push(Input {
+                case: case.clone(),
+                fault,
+                scores: vec![],
+                keep_raw: false,
+                measure: false,
+            });
+            inputs.len() - 1
+        }
+    };
     let input = &mut inputs[at];
     if let Some(score) = decode {
         let bits = score.map(f32::to_bits);

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use super::checks::{into_result, Cannot, Outcome};
 use super::envelope::derive;
-use super::inputs::{make, parallel, resized, Kept, Made};
-use super::perturb::Perturbation;
+use super::inputs::{case_image, make, parallel, Kept, Made};
+use super::perturb::Fault;
 use super::plan::{plan, Input, Key};
 use super::report::{CheckResult, Timing};
 use super::spec::{Case, CheckKind, CheckSpec, Selection, Suite};
@@ -183,10 +183,16 @@ impl Runner<'_> {
             return;
         }
         let jobs = self.timing.jobs.clamp(1, inputs.len());
-        // Images first: each case decoded and resized once, whichever inputs use it.
+        // Images first: each case decoded and resized once, whichever inputs use it — except
+        // a case whose frame a fault perturbs: its full-resolution frame is decoded where its
+        // inputs are made and dropped with them, so the run never holds every frame at once.
+        let frames: Vec<&str> =
+            inputs.iter().filter(|i| i.needs_frame()).map(|i| i.case.id.as_str()).collect();
         let mut cases: Vec<&Case> = Vec::new();
         for input in &inputs {
-            if !cases.iter().any(|c| c.id == input.case.id) {
+            if !frames.contains(&input.case.id.as_str())
+                && !cases.iter().any(|c| c.id == input.case.id)
+            {
                 cases.push(&input.case);
             }
         }
@@ -213,8 +219,9 @@ impl Runner<'_> {
         }
         let made = parallel(&groups, jobs, |group| {
             let case = &inputs[group[0]].case;
+            let with_frame = group.iter().any(|&i| inputs[i].needs_frame());
             let t = Instant::now();
-            let image = resized(subject, images, case);
+            let image = case_image(subject, images, case, with_frame);
             let took = ms(t.elapsed());
             let mut made: Vec<(usize, Made)> =
                 group.iter().map(|&i| (i, make(subject, &image, seed, &inputs[i]))).collect();
@@ -248,7 +255,7 @@ impl Runner<'_> {
         }
         let input = Input {
             case: case.clone(),
-            perturbation: None,
+            fault: None,
             scores: vec![],
             keep_raw: true,
             measure: false,
@@ -263,11 +270,11 @@ impl Runner<'_> {
     fn prediction(
         &mut self,
         case: &Case,
-        perturbation: Option<(Perturbation, u8)>,
+        fault: Option<Fault>,
         score: Option<f32>,
     ) -> Cached<Prediction> {
         self.timing.inferences_requested += 1;
-        let key: Key = (case.id.clone(), perturbation);
+        let key: Key = (case.id.clone(), fault);
         let score_key = score.map(f32::to_bits);
         if let Some(p) = self.predictions.get(&(key.clone(), score_key)) {
             return p.clone();
@@ -275,7 +282,7 @@ impl Runner<'_> {
         // Not planned (a check the planner does not know): made here, once.
         let input = Input {
             case: case.clone(),
-            perturbation,
+            fault,
             scores: vec![score],
             keep_raw: false,
             measure: false,
@@ -289,7 +296,7 @@ impl Runner<'_> {
     /// Makes and runs one input outside the prefetch, counting its time and run.
     fn make_one(&mut self, input: &Input) -> Made {
         let t = Instant::now();
-        let image = resized(self.subject, &self.images, &input.case);
+        let image = case_image(self.subject, &self.images, &input.case, input.needs_frame());
         self.timing.image_decode_ms += ms(t.elapsed());
         let m = make(self.subject, &image, self.ctx.seed, input);
         self.timing.add(&m.timing);
@@ -310,12 +317,12 @@ impl Runner<'_> {
     pub(super) fn predictions(
         &mut self,
         cases: &[Case],
-        perturbation: Option<(Perturbation, u8)>,
+        fault: Option<Fault>,
         score: Option<f32>,
     ) -> Result<Predicted, Cannot> {
         let mut out = Vec::new();
         for case in cases {
-            match self.prediction(case, perturbation, score) {
+            match self.prediction(case, fault, score) {
                 Ok(p) => out.push((case.clone(), p)),
                 Err(e) => return Err(format!("case {}: {e}", case.id).into()),
             }

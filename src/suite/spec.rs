@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::perturb::Perturbation;
+use super::perturb::{At, Fault, Perturbation};
 
 /// A parsed, validated suite with its cases resolved to files.
 #[derive(Debug, Clone)]
@@ -167,6 +167,16 @@ pub struct PerturbationRef {
     pub name: Perturbation,
     /// Severity 1..=5.
     pub severity: u8,
+    /// Where it is applied (default: the suite's `perturb_at`, else the model's input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<At>,
+}
+
+impl PerturbationRef {
+    /// The fault this names, at the place the suite resolved.
+    pub fn fault(&self) -> Fault {
+        Fault { perturbation: self.name, severity: self.severity, at: self.at.unwrap_or_default() }
+    }
 }
 
 /// Which way a directional check allows the score to move.
@@ -381,6 +391,9 @@ pub struct DirectionalSpec {
 pub struct RobustnessSpec {
     /// The corruption.
     pub corruption: Perturbation,
+    /// Where it is applied (default: the suite's `perturb_at`, else the model's input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<At>,
     /// The metric under it.
     pub metric: Metric,
     /// The metric's limit at each severity.
@@ -443,6 +456,12 @@ pub struct ParitySpec {
     pub golden: String,
     /// Named tolerance.
     pub tolerance: Tolerance,
+    /// The tolerance on a machine of the golden's own kind (same triple and kernel
+    /// extensions, see [`kernel_kind`](crate::target::kernel_kind)): `exact` there catches a
+    /// change of plan that nobody re-recorded, which `tolerance` (set for other machines)
+    /// would let through.
+    #[serde(default)]
+    pub tolerance_where_recorded: Option<Tolerance>,
     /// Cases recorded and compared.
     pub cases: Vec<String>,
 }
@@ -453,6 +472,13 @@ fn default_k() -> usize {
 fn default_iou() -> f32 {
     0.5
 }
+impl RobustnessSpec {
+    /// The corruption at `severity`, at the place the suite resolved.
+    pub fn fault(&self, severity: u8) -> Fault {
+        Fault { perturbation: self.corruption, severity, at: self.at.unwrap_or_default() }
+    }
+}
+
 fn default_hold_through() -> u8 {
     1
 }

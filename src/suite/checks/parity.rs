@@ -25,7 +25,13 @@ impl Runner<'_> {
             )
             .into());
         }
-        let (atol, rtol, outlier_ratio) = a.tolerance.limits();
+        let here = crate::target::kernel_kind();
+        let same_kind = golden.recorded_kernels.as_deref() == Some(here.as_str());
+        let tolerance = match a.tolerance_where_recorded {
+            Some(t) if same_kind => t,
+            _ => a.tolerance,
+        };
+        let (atol, rtol, outlier_ratio) = tolerance.limits();
         let mut diffs = Vec::new();
         let mut failures = Vec::new();
         let (mut outliers, mut count) = (0usize, 0usize);
@@ -63,7 +69,7 @@ impl Runner<'_> {
                     )
                     .into());
                 }
-                let d = compare(&g.data, &t.data, a.tolerance);
+                let d = compare(&g.data, &t.data, tolerance);
                 outliers += d.outliers;
                 count += d.count;
                 case_bad |= d.outliers > 0;
@@ -83,8 +89,16 @@ impl Runner<'_> {
             threshold: None,
             unit: "max abs diff",
             detail: format!(
-                "{} tolerance (atol {atol:e}, rtol {rtol:e}, outliers <= {outlier_ratio}); {outliers}/{count} values outside; golden from {} ({}); max abs diff per output: {}",
-                a.tolerance.name(),
+                "{} tolerance{} (atol {atol:e}, rtol {rtol:e}, outliers <= {outlier_ratio}); {outliers}/{count} values outside; golden from {} ({}); max abs diff per output: {}",
+                tolerance.name(),
+                match (a.tolerance_where_recorded, same_kind) {
+                    (Some(_), true) => format!(" (this machine is the golden's kind, {here})"),
+                    (Some(_), false) => format!(
+                        " (the golden's kind is {}, this machine's {here})",
+                        golden.recorded_kernels.as_deref().unwrap_or("not recorded")
+                    ),
+                    (None, _) => String::new(),
+                },
                 golden.recorded_on,
                 golden.recorded_cpu,
                 per.join(", ")

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::{status, Checked, Outcome};
 use crate::model::decode::Prediction;
 use crate::suite::metric::metric;
+use crate::suite::perturb::At;
 use crate::suite::run::{Predicted, Runner};
 use crate::suite::spec::{Case, Direction, DirectionalSpec, InvarianceSpec, RobustnessSpec};
 
@@ -17,8 +18,8 @@ impl Runner<'_> {
         let (mut agree, mut total, mut failures) = (0usize, 0usize, Vec::new());
         let mut values = BTreeMap::new();
         for p in &a.perturbations {
-            let perturbed =
-                self.predictions(&cases, Some((p.name, p.severity)), a.score_threshold)?;
+            let fault = p.fault();
+            let perturbed = self.predictions(&cases, Some(fault), a.score_threshold)?;
             let mut here = 0;
             for ((case, c), (_, q)) in clean.iter().zip(&perturbed) {
                 total += 1;
@@ -26,15 +27,14 @@ impl Runner<'_> {
                     agree += 1;
                     here += 1;
                 } else {
-                    failures.push(format!("{}@{}:{}", case.id, p.name, p.severity));
+                    failures.push(format!("{}@{fault}", case.id));
                 }
             }
-            values.insert(format!("{}:{}", p.name, p.severity), here as f64 / cases.len() as f64);
+            values.insert(fault.to_string(), here as f64 / cases.len() as f64);
         }
         let threshold = a.threshold.for_target(self.target_name());
         let rate = agree as f64 / total as f64;
-        let names: Vec<String> =
-            a.perturbations.iter().map(|p| format!("{}:{}", p.name, p.severity)).collect();
+        let names: Vec<String> = a.perturbations.iter().map(|p| p.fault().to_string()).collect();
         Ok(Outcome {
             status: status(rate >= threshold),
             measured: Some(rate),
@@ -56,7 +56,7 @@ impl Runner<'_> {
         }
         let (cases, moved) = self.perturbed_selection(a)?;
         let clean = self.predictions(&cases, None, None)?;
-        let p = a.perturbation;
+        let fault = a.perturbation.fault();
         let mut failures = Vec::new();
         for ((case, c), (_, q)) in clean.iter().zip(&moved) {
             let delta = q.top_score() - c.top_score();
@@ -66,7 +66,7 @@ impl Runner<'_> {
                 None => true,
             };
             if wrong_way {
-                failures.push(format!("{}@{}:{}", case.id, p.name, p.severity));
+                failures.push(format!("{}@{fault}", case.id));
             }
         }
         let obey = (cases.len() - failures.len()) as f64 / cases.len() as f64;
@@ -81,9 +81,7 @@ impl Runner<'_> {
             threshold: Some(threshold),
             unit: "fraction",
             detail: format!(
-                "top score {way} under {}:{} (tolerance {}); {}/{} cases obey",
-                p.name,
-                p.severity,
+                "top score {way} under {fault} (tolerance {}); {}/{} cases obey",
                 a.tolerance,
                 cases.len() - failures.len(),
                 cases.len()
@@ -99,8 +97,7 @@ impl Runner<'_> {
         a: &DirectionalSpec,
     ) -> Result<(Vec<Case>, Predicted), super::Cannot> {
         let cases = self.select(&a.select)?;
-        let p = a.perturbation;
-        let moved = self.predictions(&cases, Some((p.name, p.severity)), None)?;
+        let moved = self.predictions(&cases, Some(a.perturbation.fault()), None)?;
         Ok((cases, moved))
     }
 
@@ -108,14 +105,14 @@ impl Runner<'_> {
     /// `label` (a direction classifier must notice a line turned upside down).
     fn expected_label(&mut self, a: &DirectionalSpec, label: &str) -> Checked {
         let (cases, moved) = self.perturbed_selection(a)?;
-        let p = a.perturbation;
+        let fault = a.perturbation.fault();
         let mut failures = Vec::new();
         for (case, q) in &moved {
             let Prediction::Classes { classes } = q else {
                 return Err("`expect` needs a classification model".into());
             };
             if classes.first().map(|c| c.label.as_str()) != Some(label) {
-                failures.push(format!("{}@{}:{}", case.id, p.name, p.severity));
+                failures.push(format!("{}@{fault}", case.id));
             }
         }
         let obey = (cases.len() - failures.len()) as f64 / cases.len() as f64;
@@ -126,9 +123,7 @@ impl Runner<'_> {
             threshold: Some(threshold),
             unit: "fraction",
             detail: format!(
-                "top class becomes {label:?} under {}:{}; {}/{} cases do",
-                p.name,
-                p.severity,
+                "top class becomes {label:?} under {fault}; {}/{} cases do",
                 cases.len() - failures.len(),
                 cases.len()
             ),
@@ -144,11 +139,8 @@ impl Runner<'_> {
         let mut breaking = None;
         let mut failures = Vec::new();
         for severity in 1..=5u8 {
-            let preds = self.predictions(
-                &cases,
-                Some((a.corruption, severity)),
-                a.scoring.score_threshold,
-            )?;
+            let fault = a.fault(severity);
+            let preds = self.predictions(&cases, Some(fault), a.scoring.score_threshold)?;
             let m = metric(a.metric, &preds, a.scoring)?;
             let holds = if a.metric.lower_is_better() {
                 m.value <= threshold
@@ -157,11 +149,7 @@ impl Runner<'_> {
             };
             if !holds && breaking.is_none() {
                 breaking = Some(severity);
-                failures = m
-                    .failures
-                    .iter()
-                    .map(|id| format!("{id}@{}:{severity}", a.corruption))
-                    .collect();
+                failures = m.failures.iter().map(|id| format!("{id}@{fault}")).collect();
             }
             curve.push(m.value);
         }
@@ -184,9 +172,13 @@ impl Runner<'_> {
             threshold: Some(a.hold_through as f64),
             unit: "severity held",
             detail: format!(
-                "{} under {} at severities 1-5: {} (limit {threshold}); {breaks}",
+                "{} under {}{} at severities 1-5: {} (limit {threshold}); {breaks}",
                 a.metric.name(),
                 a.corruption,
+                match a.fault(1).at {
+                    At::Input => "",
+                    At::Frame => " at the frame",
+                },
                 curve_s.join(" ")
             ),
             failures,

@@ -42,6 +42,7 @@
 
 mod blur;
 mod color;
+mod fault;
 mod geometry;
 mod noise;
 mod planes;
@@ -53,6 +54,7 @@ use std::str::FromStr;
 use image::{imageops, RgbImage};
 use serde::{Deserialize, Serialize};
 
+pub use fault::{At, Fault};
 use planes::Planes;
 use rng::SplitMix64;
 

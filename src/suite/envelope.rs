@@ -98,11 +98,22 @@ impl Curve<'_> {
     }
 }
 
+/// The cases a bound is fitted on and those it is validated on: the suite's split where its
+/// cases carry one (`fit` / `held-apart`), else alternate cases by position.
+fn halves<'a>(cases: &[&'a Case]) -> (Vec<&'a Case>, Vec<&'a Case>) {
+    use super::split::{FIT, HELD_APART};
+    let tagged = |c: &Case, t: &str| c.tags.iter().any(|x| x == t);
+    if cases.iter().any(|c| tagged(c, FIT) || tagged(c, HELD_APART)) {
+        let fit = cases.iter().copied().filter(|c| tagged(c, FIT)).collect();
+        let held = cases.iter().copied().filter(|c| tagged(c, HELD_APART)).collect();
+        return (fit, held);
+    }
+    let (a, b): (Vec<_>, Vec<_>) = cases.iter().enumerate().partition(|(i, _)| i % 2 == 0);
+    (a.into_iter().map(|x| *x.1).collect(), b.into_iter().map(|x| *x.1).collect())
+}
+
 fn fit(curve: &Curve, cases: &[&Case], held: u8, direction: Direction) -> Result<Bound, String> {
-    let (fit_half, check_half): (Vec<&Case>, Vec<&Case>) = {
-        let (a, b): (Vec<_>, Vec<_>) = cases.iter().enumerate().partition(|(i, _)| i % 2 == 0);
-        (a.into_iter().map(|x| *x.1).collect(), b.into_iter().map(|x| *x.1).collect())
-    };
+    let (fit_half, check_half) = halves(cases);
     let all = curve.over(cases, 0..=held);
     let (Some(&lo), Some(&hi)) = (all.first(), all.last()) else {
         return Err("no input was measured".into());

@@ -37,6 +37,9 @@ struct RawSuite {
     /// Share of recent served frames outside the envelope past which health alarms.
     #[serde(default)]
     outside_alarm: Option<f64>,
+    /// The seeded rule tagging each case `fit` or `held-apart`.
+    #[serde(default)]
+    split: Option<super::split::Split>,
     /// Where the checks' perturbations apply unless a check says (default: the input).
     #[serde(default)]
     perturb_at: Option<At>,
@@ -63,6 +66,9 @@ impl Suite {
                     case.tags.push(tag.clone());
                 }
             }
+        }
+        if let Some(split) = raw.split {
+            tag_parts(path, &mut cases, split)?;
         }
         let mut names = HashSet::new();
         let mut checks = Vec::new();
@@ -167,6 +173,29 @@ impl Suite {
     }
 }
 
+/// Tags every case with the part of the split it is in.
+fn tag_parts(path: &Path, cases: &mut [Case], split: super::split::Split) -> Result<()> {
+    use super::split::{FIT, HELD_APART};
+    if !(split.held_apart > 0.0 && split.held_apart < 1.0) {
+        return Err(Error::config(
+            path,
+            "split.held_apart",
+            format!("must be within 0..1 (exclusive), got {}", split.held_apart),
+        ));
+    }
+    for case in cases {
+        if case.tags.iter().any(|t| t == FIT || t == HELD_APART) {
+            return Err(Error::config(
+                path,
+                "split",
+                format!("case {:?} is tagged {FIT:?} or {HELD_APART:?} by hand: the split gives those tags", case.id),
+            ));
+        }
+        case.tags.push(split.part(&case.id).to_string());
+    }
+    Ok(())
+}
+
 /// Gives every perturbation of `check` that names no place the suite's.
 fn place_faults(check: &mut CheckSpec, default: At) {
     let place = |at: &mut Option<At>| {
@@ -241,6 +270,23 @@ mod tests {
     }
 
     const CASES: &str = "name = \"t\"\n[[cases]]\nglob = \"*.png\"\ntags = [\"x\"]\nobjects = 1\n";
+
+    const ONE_CHECK: &str = "[[checks]]\nname = \"n\"\nkind = \"accuracy\"\nseverity = \"major\"\nmetric = \"recall\"\nthreshold = 0.5\n";
+
+    #[test]
+    fn a_split_tags_every_case_with_its_part() {
+        let split = "split = { seed = 34, held_apart = 0.5 }\n";
+        let suite = load(&format!("{split}{CASES}{ONE_CHECK}")).unwrap();
+        let rule = super::super::split::Split { seed: 34, held_apart: 0.5 };
+        for case in &suite.cases {
+            assert!(case.tags.contains(&rule.part(&case.id).to_string()), "{case:?}");
+        }
+        let bad = load(&format!("split = {{ seed = 1, held_apart = 1.0 }}\n{CASES}{ONE_CHECK}"));
+        assert!(bad.unwrap_err().to_string().contains("split.held_apart"));
+        let by_hand = CASES.replace("tags = [\"x\"]", "tags = [\"fit\"]");
+        let err = load(&format!("{split}{by_hand}{ONE_CHECK}")).unwrap_err().to_string();
+        assert!(err.contains("by hand"), "{err}");
+    }
 
     #[test]
     fn parses_every_kind() {

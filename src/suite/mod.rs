@@ -23,6 +23,7 @@ pub mod report;
 pub mod run;
 pub mod scaffold;
 pub mod spec;
+pub mod split;
 mod stages;
 pub mod subject;
 mod validate;

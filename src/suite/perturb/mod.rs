@@ -46,7 +46,7 @@ mod fault;
 mod geometry;
 mod noise;
 mod planes;
-mod rng;
+pub(crate) mod rng;
 
 use std::fmt;
 use std::str::FromStr;

@@ -2,7 +2,7 @@
 
 /// SplitMix64: tiny, fast and, unlike a library RNG, guaranteed to produce the same stream in
 /// every future build, which reproducible reports depend on.
-pub(super) struct SplitMix64(u64);
+pub(crate) struct SplitMix64(u64);
 
 impl SplitMix64 {
     pub fn new(seed: u64) -> Self {

@@ -153,6 +153,15 @@ fn leaves(dir: &Path) -> String {
     format!("leaves {} (files named in it must be in its directory or below)", dir.display())
 }
 
+/// The directory a file's relative paths are resolved against: its parent, or `.` for a bare
+/// file name (whose parent is the empty path, which no system call accepts).
+pub(crate) fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
 /// Joins `rel` to `dir`, refusing absolute paths, `..` and symlinks that escape `dir`.
 pub(crate) fn resolve(dir: &Path, file: &Path, key: &str, rel: &str) -> Result<PathBuf> {
     let candidate = Path::new(rel);

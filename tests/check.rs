@@ -651,6 +651,27 @@ fn a_relative_capture_dir_is_the_operators_not_the_suites() {
     assert!(cwd.path().join("frames/live.png").is_file());
 }
 
+/// Regression: `--suite suite.toml` given as a bare file name from inside the bundle had an
+/// empty parent directory, so a glob case failed with "preflight: : No such file or directory"
+/// (an error naming no file).
+#[test]
+fn a_bare_suite_file_name_resolves_its_cases_from_the_working_directory() {
+    let b = ScratchBundle::new();
+    std::fs::write(
+        b.path().join("bare.toml"),
+        "name = \"bare\"\n[[cases]]\nglob = \"cases/lfw/face_00*.png\"\nobjects = 1\n\
+         [[checks]]\nname = \"faces\"\nkind = \"accuracy\"\nseverity = \"critical\"\n\
+         metric = \"recall\"\nthreshold = 0.5\n",
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(["check", ".", "--suite", "bare.toml"])
+        .current_dir(b.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+}
+
 /// Suites written for the first release still load: `blur` and `jpeg` run as ImageNet-C's
 /// `gaussian_blur` and `jpeg_compression`, and the operator is told so.
 #[test]

@@ -80,9 +80,7 @@ pub fn parity_cases(suite: &Suite) -> (Vec<String>, Option<PathBuf>) {
     let mut golden = None;
     for check in &suite.checks {
         if let CheckKind::Parity(p) = &check.kind {
-            golden.get_or_insert_with(|| {
-                suite.path.parent().unwrap_or(Path::new(".")).join(&p.golden)
-            });
+            golden.get_or_insert_with(|| crate::files::dir_of(&suite.path).join(&p.golden));
             for id in &p.cases {
                 if !ids.contains(id) {
                     ids.push(id.clone());

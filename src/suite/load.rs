@@ -53,7 +53,7 @@ impl Suite {
     pub fn load(path: &Path) -> Result<Suite> {
         let text = read_text(path)?;
         let raw: RawSuite = parse_toml(path, &text)?;
-        let dir = path.parent().unwrap_or(Path::new("."));
+        let dir = crate::files::dir_of(path);
         let mut cases = super::cases::resolve_cases(path, dir, raw.cases)?;
         // `[slices]` adds a tag to listed case ids: slices chosen by a measurement (say, the
         // lowest-contrast quartile) rather than by file name.

@@ -9,7 +9,7 @@ use crate::suite::spec::ParitySpec;
 
 impl Runner<'_> {
     pub(crate) fn parity(&mut self, a: &ParitySpec) -> Checked {
-        let dir = self.suite.path.parent().unwrap_or(std::path::Path::new("."));
+        let dir = crate::files::dir_of(&self.suite.path);
         let path = resolve(dir, &self.suite.path, "golden", &a.golden)?;
         let golden = Golden::load(&path)?;
         let model = self

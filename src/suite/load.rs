@@ -277,7 +277,7 @@ mod tests {
     fn a_split_tags_every_case_with_its_part() {
         let split = "split = { seed = 34, held_apart = 0.5 }\n";
         let suite = load(&format!("{split}{CASES}{ONE_CHECK}")).unwrap();
-        let rule = super::super::split::Split { seed: 34, held_apart: 0.5 };
+        let rule = crate::suite::split::Split { seed: 34, held_apart: 0.5 };
         for case in &suite.cases {
             assert!(case.tags.contains(&rule.part(&case.id).to_string()), "{case:?}");
         }

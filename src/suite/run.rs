@@ -186,8 +186,9 @@ impl Runner<'_> {
         // Images first: each case decoded and resized once, whichever inputs use it — except
         // a case whose frame a fault perturbs: its full-resolution frame is decoded where its
         // inputs are made and dropped with them, so the run never holds every frame at once.
-        let frames: Vec<&str> =
-            inputs.iter().filter(|i| i.needs_frame()).map(|i| i.case.id.as_str()).collect();
+        let subject = self.subject;
+        let frames: std::collections::HashSet<&str> =
+            inputs.iter().filter(|i| i.needs_frame(subject)).map(|i| i.case.id.as_str()).collect();
         let mut cases: Vec<&Case> = Vec::new();
         for input in &inputs {
             if !frames.contains(&input.case.id.as_str())
@@ -196,7 +197,6 @@ impl Runner<'_> {
                 cases.push(&input.case);
             }
         }
-        let subject = self.subject;
         let decoded = parallel(&cases, jobs, |case| {
             let t = Instant::now();
             let img = subject.load_image(&case.path).map(|i| Kept::new(subject, i));
@@ -219,7 +219,7 @@ impl Runner<'_> {
         }
         let made = parallel(&groups, jobs, |group| {
             let case = &inputs[group[0]].case;
-            let with_frame = group.iter().any(|&i| inputs[i].needs_frame());
+            let with_frame = group.iter().any(|&i| inputs[i].needs_frame(subject));
             let t = Instant::now();
             let image = case_image(subject, images, case, with_frame);
             let took = ms(t.elapsed());
@@ -296,7 +296,8 @@ impl Runner<'_> {
     /// Makes and runs one input outside the prefetch, counting its time and run.
     fn make_one(&mut self, input: &Input) -> Made {
         let t = Instant::now();
-        let image = case_image(self.subject, &self.images, &input.case, input.needs_frame());
+        let image =
+            case_image(self.subject, &self.images, &input.case, input.needs_frame(self.subject));
         self.timing.image_decode_ms += ms(t.elapsed());
         let m = make(self.subject, &image, self.ctx.seed, input);
         self.timing.add(&m.timing);

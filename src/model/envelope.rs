@@ -1,13 +1,15 @@
 //! The operating envelope: the range of frame conditions a bundle's suite proved the model
-//! under, as bounds on the [`condition`](super::condition) measures. The suite derives it from
-//! its robustness curves (see `suite::envelope`); `preflight record --envelope` stores it in
-//! the bundle; serving judges every frame against it.
+//! under, as bounds on the [`condition`](super::condition) measures, and — where the suite
+//! fitted one — a [`Risk`] flag that reads the model's own uncertainty beside them. The suite
+//! derives it from its robustness curves and faults (see `suite::envelope`); `preflight record
+//! --envelope` stores it in the bundle; serving judges every frame against it.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::condition::{Condition, Measure};
+use super::condition::Measure;
+use super::risk::{Risk, Signals};
 use crate::error::{Error, Result};
 
 /// Schema tag of an envelope file.
@@ -102,6 +104,10 @@ pub struct Envelope {
     /// Robustness checks no bound could be fitted for, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unseparated: Vec<Unseparated>,
+    /// The fitted flag, when the suite's envelope check fitted one: it then decides alone
+    /// (it reads the same measures as the bounds, and was fitted on decisions, not on them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Risk>,
 }
 
 /// A bound a frame is outside of.
@@ -120,10 +126,14 @@ pub struct Violation {
 /// A frame judged against an envelope.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvelopeVerdict {
-    /// True when no bound is violated.
+    /// True when no bound is violated, or, with a fitted flag, when the flag is down.
     pub inside: bool,
-    /// The bounds violated, if any.
+    /// The bounds violated, if any (none are consulted when a fitted flag decides).
     pub violations: Vec<Violation>,
+    /// With a fitted flag: the log-odds that a fault changed this frame's decisions, and the
+    /// value past which it is flagged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<[f64; 2]>,
 }
 
 /// The file form: the envelope with the schema and the model it was derived for.
@@ -136,11 +146,22 @@ struct EnvelopeFile {
     bounds: Vec<Bound>,
     #[serde(default)]
     unseparated: Vec<Unseparated>,
+    #[serde(default)]
+    risk: Option<Risk>,
 }
 
 impl Envelope {
-    /// Judges one frame's condition.
-    pub fn judge(&self, c: &Condition) -> EnvelopeVerdict {
+    /// Judges one frame: by the fitted flag where there is one, else by every bound.
+    pub fn judge(&self, s: &Signals) -> EnvelopeVerdict {
+        if let Some(risk) = &self.risk {
+            let z = risk.score(s);
+            return EnvelopeVerdict {
+                inside: z <= risk.threshold,
+                violations: vec![],
+                risk: Some([z, risk.threshold]),
+            };
+        }
+        let c = &s.condition;
         let violations: Vec<Violation> = self
             .bounds
             .iter()
@@ -152,7 +173,7 @@ impl Envelope {
                 check: b.check.clone(),
             })
             .collect();
-        EnvelopeVerdict { inside: violations.is_empty(), violations }
+        EnvelopeVerdict { inside: violations.is_empty(), violations, risk: None }
     }
 
     /// Reads an envelope file, refusing one recorded for another model.
@@ -184,7 +205,10 @@ impl Envelope {
                 format!("{}: bound is not a number", b.check),
             ));
         }
-        Ok(Envelope { bounds: file.bounds, unseparated: file.unseparated })
+        if let Some(Err(e)) = file.risk.as_ref().map(Risk::validate) {
+            return Err(Error::config(path, "risk", e));
+        }
+        Ok(Envelope { bounds: file.bounds, unseparated: file.unseparated, risk: file.risk })
     }
 
     /// Writes the envelope file atomically.
@@ -195,6 +219,7 @@ impl Envelope {
             suite: suite.into(),
             bounds: self.bounds.clone(),
             unseparated: self.unseparated.clone(),
+            risk: self.risk.clone(),
         };
         let text = serde_json::to_string_pretty(&file)
             .map_err(|e| Error::config(path, "(json)", e.to_string()))?;
@@ -205,6 +230,14 @@ impl Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::condition::Condition;
+    use crate::model::decode::Prediction;
+
+    /// The signals of a frame with these measures and no candidate.
+    fn signals(condition: Condition) -> Signals {
+        let nothing = Prediction::Detections { detections: vec![], max_score: 0.0 };
+        Signals::of(condition, &nothing, Some(0.5))
+    }
 
     fn bound(measure: Measure, direction: Direction, bound: f32) -> Bound {
         Bound {
@@ -229,10 +262,11 @@ mod tests {
                 bound(Measure::Noise, Direction::Max, 0.05),
             ],
             unseparated: vec![],
+            risk: None,
         };
         let ok = Condition { brightness: 0.5, contrast: 0.2, sharpness: 0.01, noise: 0.01 };
-        assert!(e.judge(&ok).inside);
-        let flat_and_noisy = Condition { contrast: 0.05, noise: 0.2, ..ok };
+        assert!(e.judge(&signals(ok)).inside);
+        let flat_and_noisy = signals(Condition { contrast: 0.05, noise: 0.2, ..ok });
         let v = e.judge(&flat_and_noisy);
         assert!(!v.inside);
         assert_eq!(v.violations.len(), 2);
@@ -247,6 +281,7 @@ mod tests {
         let e = Envelope {
             bounds: vec![bound(Measure::Sharpness, Direction::Min, 0.002)],
             unseparated: vec![],
+            risk: None,
         };
         e.save(&path, "ab", "suite.toml").unwrap();
         assert_eq!(Envelope::load(&path, "AB").unwrap(), e);

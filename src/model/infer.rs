@@ -12,6 +12,7 @@ use super::decode::{DecodeOptions, Decoder, Prediction};
 use super::engine::{Engine, Outputs};
 use super::envelope::{Envelope, EnvelopeVerdict};
 use super::preprocess::{self, InputTensor, Transform};
+use super::risk::{decision_threshold, Signals, FLOOR};
 use crate::error::{Error, Result};
 
 /// An opened bundle with its model loaded and optimized.
@@ -130,9 +131,9 @@ impl Model {
             .map_err(|m| Error::inference(self.engine.model_path(), m))
     }
 
-    /// Runs an image end to end.
     /// Runs an image end to end; with an envelope, the frame's condition is measured on the
-    /// resized input and judged.
+    /// resized input and the frame judged (with a fitted flag, on the outputs decoded once
+    /// more at the flag's floor too).
     pub fn infer(&self, image: &DynamicImage, options: DecodeOptions) -> Result<Inference> {
         let start = Instant::now();
         let (resized, transform) = self.resize(image);
@@ -140,8 +141,38 @@ impl Model {
             self.envelope.as_ref().map(|_| Condition::measure(&resized, transform.content));
         let (outputs, transform) = self.run_resized(&resized, transform)?;
         let prediction = self.decode(&outputs, &transform, options)?;
-        let envelope = self.envelope.as_ref().zip(condition.as_ref()).map(|(e, c)| e.judge(c));
+        let mut envelope = None;
+        if let (Some(e), Some(c)) = (&self.envelope, condition) {
+            let signals = self.signals(c, &outputs, &transform, &prediction, options, e)?;
+            envelope = Some(e.judge(&signals));
+        }
         Ok(Inference { prediction, outputs, elapsed: start.elapsed(), condition, envelope })
+    }
+
+    /// The decision threshold the envelope's fitted flag reads scores against, when the
+    /// output kind decides by one: `options`' or the manifest's.
+    pub fn decision_threshold(&self, options: DecodeOptions) -> Option<f32> {
+        decision_threshold(&self.bundle.manifest().output).map(|t| options.threshold.unwrap_or(t))
+    }
+
+    /// A frame's signals for `envelope`: the prediction made, or — when a fitted flag will
+    /// read them — the outputs decoded again down to the flag's floor.
+    fn signals(
+        &self,
+        condition: Condition,
+        outputs: &Outputs,
+        transform: &Transform,
+        prediction: &Prediction,
+        options: DecodeOptions,
+        envelope: &Envelope,
+    ) -> Result<Signals> {
+        let threshold = self.decision_threshold(options);
+        if envelope.risk.is_none() {
+            return Ok(Signals::of(condition, prediction, threshold));
+        }
+        let floor = DecodeOptions { threshold: threshold.map(|t| t * FLOOR), ..options };
+        let low = self.decode(outputs, transform, floor)?;
+        Ok(Signals::of(condition, &low, threshold))
     }
 
     /// Reads an image file and runs it end to end.

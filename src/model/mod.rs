@@ -24,6 +24,7 @@ pub mod pipeline;
 mod precheck;
 pub mod preprocess;
 pub mod profile;
+pub mod risk;
 pub mod signature;
 pub mod timing;
 mod validate;

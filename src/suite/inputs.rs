@@ -15,15 +15,18 @@ use super::run::{ms, Cached};
 use super::spec::Case;
 use super::subject::{RunOutcome, Subject};
 use crate::model::condition::Condition;
-use crate::model::decode::Prediction;
+use crate::model::decode::{DecodeOptions, Prediction};
 use crate::model::engine::Outputs;
 use crate::model::preprocess::{as_rgb8, Transform};
+use crate::model::risk::{Signals, FLOOR};
 
 /// What one prefetched input produced, with the time its parts took.
 pub(super) struct Made {
     pub(super) predictions: Vec<(Option<u32>, Cached<Prediction>)>,
     pub(super) raw: Option<Cached<Outputs>>,
     pub(super) condition: Option<Condition>,
+    /// The envelope flag's signals, for an input that asks for them (a model's only).
+    pub(super) signals: Option<Signals>,
     pub(super) ran: bool,
     pub(super) timing: Timing,
 }
@@ -128,6 +131,7 @@ pub(super) fn make(subject: Subject<'_>, image: &CaseImage, seed: u64, input: &I
         predictions: input.scores.iter().map(|s| (s.map(f32::to_bits), Err(e.clone()))).collect(),
         raw: input.keep_raw.then(|| Err(e.clone())),
         condition: None,
+        signals: None,
         ran: false,
         timing,
     };
@@ -157,18 +161,43 @@ pub(super) fn make(subject: Subject<'_>, image: &CaseImage, seed: u64, input: &I
     let condition = input.measure.then(|| Condition::measure(img, transform.content));
     if input.scores.is_empty() && !input.keep_raw {
         // Wanted for its condition only: nothing reads a prediction, so nothing runs.
-        return Made { predictions: vec![], raw: None, condition, ran: false, timing };
+        return Made {
+            predictions: vec![],
+            raw: None,
+            condition,
+            signals: None,
+            ran: false,
+            timing,
+        };
     }
+    // The flag's signals read the outputs once more, decoded down to its floor: one more
+    // score asked of the same run.
+    let flag = match (input.signals, subject, condition) {
+        (true, Subject::Model(m), Some(c)) => {
+            let threshold = m.decision_threshold(DecodeOptions::default());
+            Some((c, threshold, threshold.map(|t| t * FLOOR)))
+        }
+        _ => None,
+    };
+    let mut scores = input.scores.clone();
+    scores.extend(flag.map(|(_, _, floor)| floor));
     let t = Instant::now();
-    let ran = subject.run(img, transform, &input.scores, input.keep_raw);
+    let ran = subject.run(img, transform, &scores, input.keep_raw);
     timing.inference_ms += ms(t.elapsed());
-    let RunOutcome { raw, predictions } = match ran {
+    let RunOutcome { raw, mut predictions } = match ran {
         Ok(x) => x,
         Err(e) => {
             let mut m = fail(e.to_string(), timing);
             (m.ran, m.condition) = (true, condition);
             return m;
         }
+    };
+    let signals = match flag {
+        Some((c, threshold, _)) => match predictions.pop() {
+            Some(Ok(low)) => Some(Signals::of(c, &low, threshold)),
+            _ => None,
+        },
+        None => None,
     };
     let predictions = input
         .scores
@@ -181,7 +210,7 @@ pub(super) fn make(subject: Subject<'_>, image: &CaseImage, seed: u64, input: &I
             "a pipeline keeps no raw outputs: parity is checked stage by stage".to_string()
         })
     });
-    Made { predictions, raw, condition, ran: true, timing }
+    Made { predictions, raw, condition, signals, ran: true, timing }
 }
 
 /// `f` over `items` on `jobs` scoped threads; results in the items' order.

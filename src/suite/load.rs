@@ -205,6 +205,7 @@ fn place_faults(check: &mut CheckSpec, default: At) {
         CheckKind::Invariance(a) => a.perturbations.iter_mut().for_each(|p| place(&mut p.at)),
         CheckKind::Directional(a) => place(&mut a.perturbation.at),
         CheckKind::Robustness(a) => place(&mut a.at),
+        CheckKind::Envelope(a) => place(&mut a.at),
         _ => {}
     }
 }

@@ -20,6 +20,8 @@ pub(super) struct Input {
     pub(super) keep_raw: bool,
     /// The envelope needs its condition measures (a robustness check's input).
     pub(super) measure: bool,
+    /// The envelope's flag needs its signals (an envelope check's input).
+    pub(super) signals: bool,
 }
 
 impl Input {
@@ -89,6 +91,18 @@ pub(super) fn plan(suite: &Suite) -> Vec<Input> {
                     need(&mut inputs, case, None, None).keep_raw = true;
                 }
             }
+            CheckKind::Envelope(a) if !a.faults.is_empty() => {
+                for case in select(&a.select) {
+                    let clean = need(&mut inputs, &case, None, Some(None));
+                    (clean.measure, clean.signals) = (true, true);
+                    for severity in 1..=5 {
+                        for fault in a.faults(severity) {
+                            let input = need(&mut inputs, &case, Some(fault), Some(None));
+                            (input.measure, input.signals) = (true, true);
+                        }
+                    }
+                }
+            }
             CheckKind::Latency(_)
             | CheckKind::ColdStart(_)
             | CheckKind::Memory(_)
@@ -116,6 +130,7 @@ fn need<'a>(
                 scores: vec![],
                 keep_raw: false,
                 measure: false,
+                signals: false,
             });
             inputs.len() - 1
         }

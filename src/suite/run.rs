@@ -24,6 +24,7 @@ use crate::model::condition::Condition;
 use crate::model::decode::Prediction;
 use crate::model::engine::Outputs;
 use crate::model::envelope::Envelope;
+use crate::model::risk::Signals;
 use crate::target::TargetProfile;
 
 /// What a suite run needs besides the model and the suite.
@@ -100,6 +101,7 @@ pub fn run_checks<'a>(
         predictions: HashMap::new(),
         raw: HashMap::new(),
         conditions: HashMap::new(),
+        signals: HashMap::new(),
         timing: Timing { jobs: ctx.effective_jobs(), ..Timing::default() },
     };
     runner.prefetch();
@@ -109,10 +111,15 @@ pub fn run_checks<'a>(
         results.push(runner.run(check));
     }
     progress(suite.checks.len(), suite.checks.len(), "");
-    let envelope = derive(suite, &results, &runner.conditions);
+    let (envelope, risk_error) = derive(suite, &results, &runner.conditions, &|key| {
+        let signals = runner.signals.get(key)?;
+        let decided = runner.predictions.get(&(key.clone(), None))?.as_ref().ok()?;
+        Some((*signals, decided))
+    });
     for (result, check) in results.iter_mut().zip(&suite.checks) {
         if let CheckKind::Envelope(a) = &check.kind {
-            *result = into_result(check, super::checks::envelope::judge(a, &envelope));
+            let outcome = super::checks::envelope::judge(a, &envelope, risk_error.as_deref());
+            *result = into_result(check, outcome);
         }
     }
     let mut timing = runner.timing;
@@ -132,6 +139,8 @@ pub(super) struct Runner<'a> {
     raw: HashMap<Key, Cached<Outputs>>,
     /// Condition measures of the inputs the envelope is derived from.
     conditions: HashMap<Key, Condition>,
+    /// Signals of the inputs the envelope's flag is fitted on.
+    signals: HashMap<Key, Signals>,
     pub(super) timing: Timing,
 }
 
@@ -240,6 +249,9 @@ impl Runner<'_> {
             if let Some(c) = m.condition {
                 self.conditions.insert(key.clone(), c);
             }
+            if let Some(s) = m.signals {
+                self.signals.insert(key.clone(), s);
+            }
             if let Some(raw) = m.raw {
                 self.raw.insert(key, raw);
             }
@@ -259,6 +271,7 @@ impl Runner<'_> {
             scores: vec![],
             keep_raw: true,
             measure: false,
+            signals: false,
         };
         let m = self.make_one(&input);
         let raw = m.raw.unwrap_or_else(|| Err("no outputs kept".into()));
@@ -286,6 +299,7 @@ impl Runner<'_> {
             scores: vec![score],
             keep_raw: false,
             measure: false,
+            signals: false,
         };
         let m = self.make_one(&input);
         let p = m.predictions.into_iter().next().map_or_else(|| Err("not decoded".into()), |x| x.1);

@@ -288,7 +288,12 @@ pub enum CheckKind {
 
 /// `kind = "envelope"`: every bound of the envelope this run derives must flag at most
 /// `max_clean_outside` of the held-apart clean cases and at least `min_broken_outside` of
-/// their inputs past the breaking severity, and at least one bound must exist.
+/// their inputs past the breaking severity, and at least one bound must exist. With `faults`,
+/// the check fits a flag on the selected cases' `fit` part — each case clean and under each
+/// fault at severities 1–5, labelled by whether its decisions changed — and holds it, per
+/// fault, to the same two rates on the `held-apart` part: at most `max_clean_outside` of the
+/// inputs whose decisions held (clean included) flagged, at least `min_broken_outside` of
+/// those whose decisions changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvelopeSpec {
@@ -298,6 +303,23 @@ pub struct EnvelopeSpec {
     /// Smallest share of broken held-apart inputs a bound must flag (default 0.9).
     #[serde(default = "default_broken_outside")]
     pub min_broken_outside: f64,
+    /// The faults a flag is fitted on (none: bounds only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Perturbation>,
+    /// Where they are applied (default: the suite's `perturb_at`, else the model's input).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<At>,
+    /// The cases the flag is fitted (their `fit` part) and judged (`held-apart`) on.
+    #[serde(flatten)]
+    pub select: Selection,
+}
+
+impl EnvelopeSpec {
+    /// Each fault at `severity`, at the place the suite resolved.
+    pub fn faults(&self, severity: u8) -> impl Iterator<Item = Fault> + '_ {
+        let at = self.at.unwrap_or_default();
+        self.faults.iter().map(move |&perturbation| Fault { perturbation, severity, at })
+    }
 }
 
 fn default_clean_outside() -> f64 {

@@ -59,7 +59,7 @@ pub(crate) fn envelope(
     let ctx = RunContext { seed, ..Default::default() };
     let ran = run_checks(&model, &suite, &ctx, &mut |_, _, _| {});
     let envelope = ran.envelope;
-    if envelope.bounds.is_empty() {
+    if envelope.bounds.is_empty() && envelope.risk.is_none() {
         bail!(
             "{}: no robustness check gives a bound ({} could not separate): nothing to record",
             suite_path.display(),
@@ -89,6 +89,32 @@ pub(crate) fn envelope(
     for u in &envelope.unseparated {
         outln!("none   {}: {}", u.check, u.reason)?;
     }
-    outln!("recorded {} bound(s) to {}", envelope.bounds.len(), out.display())?;
+    if let Some(r) = &envelope.risk {
+        let f = &r.fitted;
+        outln!(
+            "flag   {} features fitted on {} cases ({} inputs, {} with decisions changed); it decides alone",
+            r.features.len(),
+            f.cases,
+            f.rows,
+            f.broken
+        )?;
+        for x in &f.held_apart {
+            let pct = |v: Option<f64>| v.map_or("-".into(), |v| format!("{:.0}%", v * 100.0));
+            outln!(
+                "       held-apart {}: {} of {} broken flagged, {} of {} held",
+                x.fault,
+                pct(x.broken_rate()),
+                x.broken,
+                pct(x.held_rate()),
+                x.held
+            )?;
+        }
+    }
+    outln!(
+        "recorded {} bound(s){} to {}",
+        envelope.bounds.len(),
+        if envelope.risk.is_some() { " and a fitted flag" } else { "" },
+        out.display()
+    )?;
     Ok(ExitCode::SUCCESS)
 }

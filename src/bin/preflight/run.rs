@@ -70,7 +70,14 @@ pub(crate) fn run(
                         )
                     })
                     .collect();
-                outln!("  outside the proven envelope: {}", past.join("; "))?;
+                let why = match v.risk {
+                    Some([z, t]) => format!(
+                        "the fitted flag reads {z:.2} past {t:.2} (log-odds that a fault changed \
+                         its decisions)"
+                    ),
+                    None => past.join("; "),
+                };
+                outln!("  outside the proven envelope: {why}")?;
             }
         }
         let mut entry = serde_json::to_value(&inference.prediction)?;

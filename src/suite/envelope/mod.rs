@@ -11,6 +11,12 @@
 //! reported. Where the two overlap — the measure does not separate what the model survives from
 //! what breaks it — no bound is shipped and the envelope says why: a bound that fires at random
 //! would teach the people watching it to ignore it.
+//!
+//! An envelope check that names `faults` also fits a flag on them ([`risk`]): the model's own
+//! uncertainty beside the measures, judged by whether decisions changed.
+
+mod logistic;
+pub(crate) mod risk;
 
 use std::collections::HashMap;
 
@@ -44,12 +50,32 @@ pub(crate) fn measure_of(p: Perturbation) -> Option<(Measure, Direction)> {
 /// The envelope of a run: a bound per evaluated robustness check whose corruption has a
 /// measure and separates, an `unseparated` entry for the others. `results` are the suite's
 /// check results in order.
-pub(crate) fn derive(
+pub(crate) fn derive<'a>(
     suite: &Suite,
     results: &[CheckResult],
     conditions: &HashMap<Key, Condition>,
-) -> Envelope {
+    observed: &dyn Fn(&Key) -> risk::Observed<'a>,
+) -> (Envelope, Option<String>) {
     let mut envelope = Envelope::default();
+    let mut risk_error = None;
+    // The first envelope check that names faults fits the flag.
+    let flagged = suite.checks.iter().find_map(|c| match &c.kind {
+        CheckKind::Envelope(a) if !a.faults.is_empty() => Some(a),
+        _ => None,
+    });
+    if let Some(spec) = flagged {
+        let fitted = match suite.select(&spec.select) {
+            Ok(cases) if !cases.is_empty() => {
+                risk::fit(spec, &cases, &|case, fault| observed(&(case.id.clone(), fault)))
+            }
+            Ok(_) => Err(format!("no case in slice {:?}", spec.select.slice)),
+            Err(missing) => Err(format!("no case with id {}", missing.join(", "))),
+        };
+        match fitted {
+            Ok(r) => envelope.risk = Some(r),
+            Err(e) => risk_error = Some(e),
+        }
+    }
     for (check, result) in suite.checks.iter().zip(results) {
         let CheckKind::Robustness(a) = &check.kind else { continue };
         let (Some((measure, direction)), Some(held)) = (measure_of(a.corruption), result.measured)
@@ -70,7 +96,7 @@ pub(crate) fn derive(
             }),
         }
     }
-    envelope
+    (envelope, risk_error)
 }
 
 /// One robustness check's measured inputs.

@@ -44,6 +44,39 @@ fn pipeline(c: &mut Criterion) {
             preflight::model::condition::Condition::measure(black_box(&input), transform.content)
         })
     });
+    // What the envelope's fitted flag adds on top: the outputs decoded once more down to its
+    // floor, the signals and the logistic score (the weights' values do not change the cost).
+    let (outputs, transform) = model.run_raw(&astronaut).unwrap();
+    let condition = preflight::model::condition::Condition::measure(&input, transform.content);
+    let features = preflight::model::risk::Feature::all().to_vec();
+    let n = features.len();
+    let risk = preflight::model::risk::Risk {
+        features,
+        center: vec![0.0; n],
+        scale: vec![1.0; n],
+        weights: vec![0.1; n],
+        bias: 0.0,
+        threshold: 0.0,
+        fitted: preflight::model::risk::RiskFit {
+            cases: 0,
+            rows: 0,
+            broken: 0,
+            held_flagged: 0.0,
+            held_apart: vec![],
+        },
+    };
+    let threshold = model.decision_threshold(DecodeOptions::default());
+    let floor = DecodeOptions {
+        threshold: threshold.map(|t| t * preflight::model::risk::FLOOR),
+        ..DecodeOptions::default()
+    };
+    c.bench_function("envelope/flag_after_inference", |b| {
+        b.iter(|| {
+            let low = model.decode(black_box(&outputs), &transform, floor).unwrap();
+            let signals = preflight::model::risk::Signals::of(condition, &low, threshold);
+            risk.flags(&signals)
+        })
+    });
 }
 
 /// The same model through tract's own API, no preflight in the loop: the baseline that

@@ -9,6 +9,7 @@ mod docs;
 mod envelope;
 mod errors;
 mod faults;
+mod flag;
 mod fuzz;
 mod harness;
 mod hostile;

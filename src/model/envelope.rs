@@ -146,7 +146,7 @@ struct EnvelopeFile {
     bounds: Vec<Bound>,
     #[serde(default)]
     unseparated: Vec<Unseparated>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     risk: Option<Risk>,
 }
 

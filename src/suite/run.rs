@@ -111,14 +111,14 @@ pub fn run_checks<'a>(
         results.push(runner.run(check));
     }
     progress(suite.checks.len(), suite.checks.len(), "");
-    let (envelope, risk_error) = derive(suite, &results, &runner.conditions, &|key| {
+    let (envelope, flag) = derive(suite, &results, &runner.conditions, &|key| {
         let signals = runner.signals.get(key)?;
         let decided = runner.predictions.get(&(key.clone(), None))?.as_ref().ok()?;
         Some((*signals, decided))
     });
     for (result, check) in results.iter_mut().zip(&suite.checks) {
         if let CheckKind::Envelope(a) = &check.kind {
-            let outcome = super::checks::envelope::judge(a, &envelope, risk_error.as_deref());
+            let outcome = super::checks::envelope::judge(a, &envelope, flag.as_ref());
             *result = into_result(check, outcome);
         }
     }

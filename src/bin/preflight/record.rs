@@ -11,6 +11,7 @@ use preflight::model::Bundle;
 use preflight::prelude::*;
 use preflight::suite::golden::{parity_cases, record as record_golden};
 use preflight::suite::run::{run_checks, RunContext};
+use preflight::suite::spec::CheckKind;
 use preflight::suite::Suite;
 
 pub(crate) fn record(
@@ -58,6 +59,17 @@ pub(crate) fn envelope(
     let model = Model::without_envelope(bundle)?;
     let ctx = RunContext { seed, ..Default::default() };
     let ran = run_checks(&model, &suite, &ctx, &mut |_, _, _| {});
+    // A flag fitted but not shipped: the envelope check says on which faults it missed.
+    let unshipped: Vec<String> = suite
+        .checks
+        .iter()
+        .zip(&ran.checks)
+        .filter(|(c, r)| {
+            matches!(&c.kind, CheckKind::Envelope(a) if !a.faults.is_empty())
+                && r.passed != Some(true)
+        })
+        .map(|(c, r)| format!("none   flag ({}): {}", c.name, r.detail))
+        .collect();
     let envelope = ran.envelope;
     if envelope.bounds.is_empty() && envelope.risk.is_none() {
         bail!(
@@ -88,6 +100,9 @@ pub(crate) fn envelope(
     }
     for u in &envelope.unseparated {
         outln!("none   {}: {}", u.check, u.reason)?;
+    }
+    for line in &unshipped {
+        outln!("{line}")?;
     }
     if let Some(r) = &envelope.risk {
         let f = &r.fitted;

@@ -7,16 +7,25 @@ use std::collections::BTreeMap;
 use super::Outcome;
 use crate::model::envelope::Envelope;
 use crate::model::risk::Risk;
+use crate::suite::envelope::risk::misses;
 use crate::suite::gate::Status;
 use crate::suite::spec::EnvelopeSpec;
 
-/// The check's outcome. With `faults`: the fitted flag's rates per fault on the held-apart
-/// cases, failing when a fault misses either rate or no flag could be fitted (`risk_error`
-/// says why). Without: the worst rates over the shipped bounds, failing when a bound misses
+/// The check's outcome. With `faults`: the fitted `flag`'s rates per fault on the held-apart
+/// cases, failing when a fault misses either rate or no flag could be fitted (the error says
+/// why). Without: the worst rates over the shipped bounds, failing when a bound misses
 /// either rate or when no bound could be derived at all (the reasons are in the detail).
-pub(crate) fn judge(a: &EnvelopeSpec, envelope: &Envelope, risk_error: Option<&str>) -> Outcome {
+pub(crate) fn judge(
+    a: &EnvelopeSpec,
+    envelope: &Envelope,
+    flag: Option<&Result<Risk, String>>,
+) -> Outcome {
     if !a.faults.is_empty() {
-        return judge_flag(a, envelope.risk.as_ref(), risk_error);
+        return match flag {
+            Some(Ok(risk)) => judge_flag(a, risk),
+            Some(Err(e)) => Outcome::cannot(format!("no flag was fitted: {e}")),
+            None => Outcome::cannot("no flag was fitted: no input"),
+        };
     }
     let mut values = BTreeMap::new();
     let (mut worst_clean, mut worst_broken, mut failures) = (0f64, 1f64, Vec::new());
@@ -70,32 +79,24 @@ pub(crate) fn judge(a: &EnvelopeSpec, envelope: &Envelope, risk_error: Option<&s
 }
 
 /// The fitted flag against both rates, fault by fault, on the held-apart cases.
-fn judge_flag(a: &EnvelopeSpec, risk: Option<&Risk>, error: Option<&str>) -> Outcome {
-    let Some(risk) = risk else {
-        return Outcome::cannot(format!("no flag was fitted: {}", error.unwrap_or("no input")));
-    };
+fn judge_flag(a: &EnvelopeSpec, risk: &Risk) -> Outcome {
     let mut values = BTreeMap::new();
-    let (mut failures, mut parts) = (Vec::new(), Vec::new());
+    let mut parts = Vec::new();
     let mut worst_held = 0f64;
     for r in &risk.fitted.held_apart {
         let mut part = format!("{}:", r.fault);
-        let mut misses = false;
         if let Some(b) = r.broken_rate() {
             values.insert(format!("broken_flagged@{}", r.fault), b);
             part.push_str(&format!(" {:.0}% of {} broken", b * 100.0, r.broken));
-            misses |= b < a.min_broken_outside;
         }
         if let Some(h) = r.held_rate() {
             values.insert(format!("held_flagged@{}", r.fault), h);
             part.push_str(&format!(" {:.1}% of {} held", h * 100.0, r.held));
-            misses |= h > a.max_clean_outside;
             worst_held = worst_held.max(h);
-        }
-        if misses {
-            failures.push(r.fault.clone());
         }
         parts.push(part);
     }
+    let failures = misses(risk, a);
     let f = &risk.fitted;
     let detail = format!(
         "flag fitted on the fit part ({} cases, {} inputs, {} with decisions changed; {:.1}% of \
@@ -111,7 +112,10 @@ fn judge_flag(a: &EnvelopeSpec, risk: Option<&Risk>, error: Option<&str>) -> Out
         if failures.is_empty() {
             String::new()
         } else {
-            format!("; not separated: {}", failures.join(", "))
+            format!(
+                "; not separated: {} (the flag is not shipped: serving keeps the bounds)",
+                failures.join(", ")
+            )
         }
     );
     Outcome {

@@ -27,6 +27,7 @@ use super::spec::{Case, CheckKind, RobustnessSpec, Suite};
 use crate::latency::nearest_rank;
 use crate::model::condition::{Condition, Measure};
 use crate::model::envelope::{Bound, Direction, Envelope, Unseparated, Validation};
+use crate::model::risk::Risk;
 
 /// Share of held inputs a bound may put outside, fitted.
 const HELD_OUTSIDE: f64 = 0.05;
@@ -48,16 +49,18 @@ pub(crate) fn measure_of(p: Perturbation) -> Option<(Measure, Direction)> {
 }
 
 /// The envelope of a run: a bound per evaluated robustness check whose corruption has a
-/// measure and separates, an `unseparated` entry for the others. `results` are the suite's
-/// check results in order.
+/// measure and separates, an `unseparated` entry for the others, and the flag where the
+/// suite's envelope check names faults and the flag separates them; beside it, the flag as
+/// fitted (or why none could be), for the check to judge. `results` are the suite's check
+/// results in order; `observed` gives an input's signals and decisions.
 pub(crate) fn derive<'a>(
     suite: &Suite,
     results: &[CheckResult],
     conditions: &HashMap<Key, Condition>,
     observed: &dyn Fn(&Key) -> risk::Observed<'a>,
-) -> (Envelope, Option<String>) {
+) -> (Envelope, Option<Result<Risk, String>>) {
     let mut envelope = Envelope::default();
-    let mut risk_error = None;
+    let mut flag = None;
     // The first envelope check that names faults fits the flag.
     let flagged = suite.checks.iter().find_map(|c| match &c.kind {
         CheckKind::Envelope(a) if !a.faults.is_empty() => Some(a),
@@ -71,10 +74,14 @@ pub(crate) fn derive<'a>(
             Ok(_) => Err(format!("no case in slice {:?}", spec.select.slice)),
             Err(missing) => Err(format!("no case with id {}", missing.join(", "))),
         };
-        match fitted {
-            Ok(r) => envelope.risk = Some(r),
-            Err(e) => risk_error = Some(e),
+        // Shipped only where it separates every fault on the held-apart part, as a bound is:
+        // a flag that fires at random teaches the people watching it to ignore it.
+        if let Ok(r) = &fitted {
+            if risk::misses(r, spec).is_empty() {
+                envelope.risk = Some(r.clone());
+            }
         }
+        flag = Some(fitted);
     }
     for (check, result) in suite.checks.iter().zip(results) {
         let CheckKind::Robustness(a) = &check.kind else { continue };
@@ -96,7 +103,7 @@ pub(crate) fn derive<'a>(
             }),
         }
     }
-    (envelope, risk_error)
+    (envelope, flag)
 }
 
 /// One robustness check's measured inputs.

@@ -143,6 +143,20 @@ pub(crate) fn fit<'a>(
     })
 }
 
+/// The faults (and `clean`) whose held-apart rates miss the check's limits: too few of their
+/// broken inputs flagged, or too many of their held ones.
+pub(crate) fn misses(risk: &Risk, spec: &EnvelopeSpec) -> Vec<String> {
+    let held_apart = &risk.fitted.held_apart;
+    held_apart
+        .iter()
+        .filter(|r| {
+            r.broken_rate().is_some_and(|b| b < spec.min_broken_outside)
+                || r.held_rate().is_some_and(|h| h > spec.max_clean_outside)
+        })
+        .map(|r| r.fault.clone())
+        .collect()
+}
+
 /// Whether two predictions make the same decisions: the same number of boxes, each matched
 /// one to one at IoU ≥ 0.5 (and of the same class); the same top class; the same text.
 pub(crate) fn same_decisions(a: &Prediction, b: &Prediction) -> bool {

@@ -22,7 +22,6 @@ Sources:
 The split (tools: src/suite/split.rs) is applied by the suite, by each line's id.
 """
 import argparse
-import hashlib
 import io
 import json
 import os
@@ -142,14 +141,6 @@ def cases_toml():
     return "\n".join(out)
 
 
-def tree(d):
-    out = {}
-    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-        with open(os.path.join(d, name), "rb") as f:
-            out[name] = hashlib.sha256(f.read()).hexdigest()
-    return out
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with the committed lines")
@@ -166,7 +157,7 @@ def main():
         if args.check:
             made = os.path.join(tmp, "lines")
             generate(made, workdir)
-            want, have = tree(made), tree(OUT)
+            want, have = frames.tree(made), frames.tree(OUT)
             bad = [n for n in sorted(set(want) | set(have)) if want.get(n) != have.get(n)]
             if bad:
                 sys.exit("error: OCR lines differ from their sources: " + ", ".join(bad[:10]))
@@ -174,7 +165,7 @@ def main():
         else:
             shutil.rmtree(OUT, ignore_errors=True)
             generate(OUT, workdir)
-            print(f"{len(tree(OUT)) - 1} lines in {OUT}")
+            print(f"{len(frames.tree(OUT)) - 1} lines in {OUT}")
 
 
 if __name__ == "__main__":

@@ -170,7 +170,8 @@ impl Model {
         if envelope.risk.is_none() {
             return Ok(Signals::of(condition, prediction, threshold));
         }
-        let floor = DecodeOptions { threshold: threshold.map(|t| t * FLOOR), ..options };
+        // As the suite fitted it: the manifest's other decoding parameters (no `top` cut).
+        let floor = DecodeOptions { threshold: threshold.map(|t| t * FLOOR), ..Default::default() };
         let low = self.decode(outputs, transform, floor)?;
         Ok(Signals::of(condition, &low, threshold))
     }

@@ -490,9 +490,14 @@ def generate(out_root, workdir):
                           write_json)
 
 
+# Folders of these cases that another script makes (tools/make_ocr_lines.py): left alone.
+ELSEWHERE = {"lines"}
+
+
 def tree(d):
     out = {}
-    for base, _, files in os.walk(d):
+    for base, dirs, files in os.walk(d):
+        dirs[:] = [x for x in dirs if not (base == d and x in ELSEWHERE)]
         for name in files:
             path = os.path.join(base, name)
             with open(path, "rb") as f:
@@ -510,7 +515,11 @@ def main():
         out = os.path.join(tmp, "out") if args.check else models
         if not args.check:
             for k in KINDS:
-                shutil.rmtree(os.path.join(models, k, "cases"), ignore_errors=True)
+                cases = os.path.join(models, k, "cases")
+                for name in os.listdir(cases) if os.path.isdir(cases) else []:
+                    if name not in ELSEWHERE:
+                        path = os.path.join(cases, name)
+                        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
         generate(out, tmp)
         if args.check:
             bad = []

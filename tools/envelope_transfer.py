@@ -24,34 +24,20 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import split  # noqa: E402  (the suites' split rule)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUNDLE = os.path.join(ROOT, "models", "blazeface")
 FRAMES = os.path.join(BUNDLE, "cases", "frames")
 FAULTS = ["contrast", "gaussian_blur", "defocus_blur", "motion_blur", "gaussian_noise",
           "low_light"]
 SPLIT_SEED, HELD_APART = 34, 0.5
-MASK = (1 << 64) - 1
-
-
-def splitmix(x):
-    x = (x + 0x9E3779B97F4A7C15) & MASK
-    z = x
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-    return z ^ (z >> 31)
 
 
 def part(case_id):
-    """src/suite/split.rs: FNV-1a of the id (a clip's frames by their clip), then SplitMix64."""
-    group = case_id
-    head, _, tail = case_id.rpartition("-")
-    if head and tail.isdigit():
-        group = head
-    h = 0xCBF29CE484222325
-    for b in group.encode():
-        h = ((h ^ b) * 0x100000001B3) & MASK
-    u = splitmix(h ^ SPLIT_SEED)
-    return "held-apart" if (u >> 11) / float(1 << 53) < HELD_APART else "fit"
+    """This tool's split: the BlazeFace acceptance suite's seed and share (tools/split.py)."""
+    return split.part(case_id, SPLIT_SEED, HELD_APART)
 
 
 def iou(a, b):

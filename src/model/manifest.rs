@@ -203,6 +203,21 @@ pub enum ResizeMode {
     PadRight,
 }
 
+/// The resampling filter that brings an image to the input size. Each widens its support with
+/// the downscale factor (antialiased, as Pillow's filters of the same names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Filter {
+    /// Linear weights over one pixel each side at scale 1 (Pillow's `BILINEAR`).
+    #[default]
+    Bilinear,
+    /// Catmull-Rom cubic over two pixels each side (Pillow's `BICUBIC`): sharper edges when a
+    /// small text line is scaled up.
+    Bicubic,
+    /// Lanczos with three lobes (Pillow's `LANCZOS`): the sharpest, ringing at hard edges.
+    Lanczos3,
+}
+
 /// `[input]`: the model input and the preprocessing that produces it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -243,6 +258,9 @@ pub struct InputSpec {
     /// `center-crop`: the share of the scaled shorter side kept (ImageNet's 0.875: 256 → 224).
     #[serde(default)]
     pub crop_fraction: Option<f32>,
+    /// `bilinear` (the default), `bicubic` or `lanczos3` (see [`Filter`]).
+    #[serde(default)]
+    pub filter: Filter,
 }
 
 fn default_multiple() -> usize {

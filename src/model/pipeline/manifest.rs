@@ -106,11 +106,20 @@ pub struct LineSpec {
     /// The detector's `unclip_ratio` for crops, when the lines should be cut tighter (or
     /// looser) than the boxes the detector's suite judges.
     pub unclip_ratio: Option<f32>,
+    /// Each crop grows by this share of its line's height on every side, never past half the
+    /// gap to a neighbouring line (see [`super::margin::grow`]); 0 crops at the box.
+    pub margin: f32,
 }
 
 impl Default for LineSpec {
     fn default() -> LineSpec {
-        LineSpec { min_confidence: 0.5, vertical_ratio: 1.5, max_lines: 200, unclip_ratio: None }
+        LineSpec {
+            min_confidence: 0.5,
+            vertical_ratio: 1.5,
+            max_lines: 200,
+            unclip_ratio: None,
+            margin: 0.0,
+        }
     }
 }
 
@@ -153,6 +162,9 @@ impl PipelineManifest {
             m.lines.unclip_ratio.filter(|r| !(r.is_finite() && (0.0..=10.0).contains(r)))
         {
             return bad("lines.unclip_ratio", format!("{r} is not within 0..=10"));
+        }
+        if !(m.lines.margin.is_finite() && (0.0..=2.0).contains(&m.lines.margin)) {
+            return bad("lines.margin", format!("{} is not within 0..=2", m.lines.margin));
         }
         if m.lines.max_lines == 0 || m.lines.max_lines > 10_000 {
             return bad(
@@ -245,6 +257,8 @@ mod tests {
             ("[lines]\nvertical_ratio = 0.5\n", "lines.vertical_ratio"),
             ("[lines]\nmax_lines = 0\n", "lines.max_lines"),
             ("[lines]\nunclip_ratio = -1\n", "lines.unclip_ratio"),
+            ("[lines]\nmargin = 3\n", "lines.margin"),
+            ("[lines]\nmargin = nan\n", "lines.margin"),
             ("[direction]\nper = \"word\"\n", "direction.per"),
             ("[direction]\nmin_score = -1\n", "direction.min_score"),
             ("[suites]\nboot = \"../x.toml\"\n", "suites.boot"),

@@ -24,6 +24,7 @@ pub mod pipeline;
 mod precheck;
 pub mod preprocess;
 pub mod profile;
+mod resample;
 pub mod risk;
 pub mod signature;
 pub mod timing;

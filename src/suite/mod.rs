@@ -5,6 +5,7 @@
 //! perturbations and goldens → gate (verdict) → report (JSON, text, JUnit). This layer uses
 //! the `model` layer and never the `device` layer.
 
+pub mod ap;
 pub mod capture;
 mod cases;
 pub(crate) mod checks;

@@ -165,6 +165,7 @@ pub(super) fn resolve_cases(file: &Path, dir: &Path, raw: Vec<RawCase>) -> Resul
                     Some(rc.boxes.len())
                 }),
                 boxes: rc.boxes.clone(),
+                box_classes: vec![],
                 label: rc.label.clone(),
                 text: rc.text.clone(),
                 capture: capture.clone(),

@@ -26,6 +26,9 @@ struct RawSuite {
     description: String,
     #[serde(default)]
     cases: Vec<super::cases::RawCase>,
+    /// Annotation exports read as cases.
+    #[serde(default)]
+    datasets: Vec<super::datasets::DatasetSpec>,
     #[serde(default)]
     slices: BTreeMap<String, Vec<String>>,
     #[serde(default)]
@@ -55,6 +58,8 @@ impl Suite {
         let raw: RawSuite = parse_toml(path, &text)?;
         let dir = crate::files::dir_of(path);
         let mut cases = super::cases::resolve_cases(path, dir, raw.cases)?;
+        let mut ids: HashSet<String> = cases.iter().map(|c| c.id.clone()).collect();
+        cases.extend(super::datasets::load_datasets(path, dir, raw.datasets, &mut ids)?);
         // `[slices]` adds a tag to listed case ids: slices chosen by a measurement (say, the
         // lowest-contrast quartile) rather than by file name.
         for (tag, ids) in &raw.slices {

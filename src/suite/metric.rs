@@ -178,6 +178,7 @@ mod tests {
             tags: vec![],
             objects: Some(objects),
             boxes: vec![],
+            box_classes: vec![],
             label: None,
             text: None,
             capture: None,

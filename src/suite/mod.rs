@@ -8,6 +8,7 @@
 pub mod ap;
 pub mod capture;
 mod cases;
+mod datasets;
 pub(crate) mod checks;
 pub(crate) mod envelope;
 pub mod evidence;

@@ -49,6 +49,9 @@ pub struct Case {
     pub objects: Option<usize>,
     /// Detection: labelled boxes `[x0, y0, x1, y1]` in image pixels.
     pub boxes: Vec<[f32; 4]>,
+    /// Detection: each box's class, when the labels name them (a dataset's export); empty
+    /// for boxes of a single-class detector.
+    pub box_classes: Vec<String>,
     /// Classification: the expected label.
     pub label: Option<String>,
     /// Text recognition: the text the image shows.

@@ -5,6 +5,7 @@ mod cache;
 mod capi;
 mod check;
 mod cli;
+mod datasets;
 mod docs;
 mod envelope;
 mod errors;

@@ -203,7 +203,8 @@ mod tests {
         // Ranks: wrong (0.9), right (0.8). Recall 0.5 reached at precision 0.5; the envelope
         // holds 0.5 from recall 0 to 0.5, then nothing: 51 points of 101 at 0.5.
         let t = vec![truth(0, [0.0, 0.0, 10.0, 10.0]), truth(0, [20.0, 0.0, 30.0, 10.0])];
-        let f = vec![found(0, [50.0, 50.0, 60.0, 60.0], 0.9), found(0, [0.0, 0.0, 10.0, 10.0], 0.8)];
+        let f =
+            vec![found(0, [50.0, 50.0, 60.0, 60.0], 0.9), found(0, [0.0, 0.0, 10.0, 10.0], 0.8)];
         let ap = mean_ap(&t, &f, &[0.5]).unwrap();
         assert!((ap - 0.5 * 51.0 / 101.0).abs() < 1e-12, "{ap}");
     }

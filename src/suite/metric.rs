@@ -13,6 +13,10 @@ pub(crate) struct MetricValue {
     pub(crate) hits: usize,
     pub(crate) total: usize,
     pub(crate) failures: Vec<String>,
+    /// What the report says instead of `hits/total`, for metrics that do not count cases.
+    pub(crate) summary: Option<String>,
+    /// Figures beside the value (mAP: each class's AP).
+    pub(crate) values: Vec<(String, f64)>,
 }
 
 /// Computes `m` over labelled predictions; an error when the cases lack the labels it needs.
@@ -21,6 +25,9 @@ pub(crate) fn metric(
     preds: &[(Case, Prediction)],
     scoring: Scoring,
 ) -> Result<MetricValue, String> {
+    if matches!(m, Metric::Map50 | Metric::Map50To95) {
+        return mean_average_precision(m, preds);
+    }
     let (k, iou_min) = (scoring.k, scoring.iou);
     let (mut hits, mut total, mut failures) = (0usize, 0usize, Vec::new());
     for (case, pred) in preds {
@@ -113,9 +120,12 @@ pub(crate) fn metric(
                         // Counted as "hit" = a false positive, so the rate is hits / total.
                         Metric::FalsePositiveRate => (objects == 0).then_some(found == 0),
                         Metric::CountMatch => Some(found == objects),
-                        Metric::Top1 | Metric::TopK | Metric::Cer | Metric::TextMatch => {
-                            unreachable!("handled above")
-                        }
+                        Metric::Top1
+                        | Metric::TopK
+                        | Metric::Cer
+                        | Metric::TextMatch
+                        | Metric::Map50
+                        | Metric::Map50To95 => unreachable!("handled above"),
                     }
                 }
             }
@@ -138,7 +148,115 @@ pub(crate) fn metric(
     } else {
         hits as f64 / total as f64
     };
-    Ok(MetricValue { value, hits, total, failures })
+    Ok(MetricValue { value, hits, total, failures, summary: None, values: vec![] })
+}
+
+/// A detection's class as labels name it: its label, else its class index, else none (a
+/// single-class detector).
+fn class_of(d: &Detection) -> String {
+    d.label.clone().or_else(|| d.class.map(|c| c.to_string())).unwrap_or_default()
+}
+
+/// Keeps only `class`'s labelled boxes and detections: per-class recall, precision and AP.
+pub(crate) fn for_class(preds: &[(Case, Prediction)], class: &str) -> Vec<(Case, Prediction)> {
+    preds
+        .iter()
+        .map(|(case, pred)| {
+            let mut case = case.clone();
+            if !case.box_classes.is_empty() {
+                let keep: Vec<bool> = case.box_classes.iter().map(|c| c == class).collect();
+                let mut k = keep.iter();
+                case.boxes.retain(|_| *k.next().unwrap_or(&false));
+                case.box_classes.retain(|c| c == class);
+                case.objects = Some(case.boxes.len());
+            }
+            let pred = match pred {
+                Prediction::Detections { detections, max_score } => Prediction::Detections {
+                    // A single-class detector's detections (no class, no label) are of any.
+                    detections: detections
+                        .iter()
+                        .filter(|d| {
+                            (d.class.is_none() && d.label.is_none()) || class_of(d) == class
+                        })
+                        .cloned()
+                        .collect(),
+                    max_score: *max_score,
+                },
+                other => other.clone(),
+            };
+            (case, pred)
+        })
+        .collect()
+}
+
+/// COCO's mAP over the cases' labelled boxes, classes matched by name (`box_classes` against
+/// the detections' labels). Boxes without classes, or a detector that names none (a
+/// single-class detector), score everything as one class.
+fn mean_average_precision(m: Metric, preds: &[(Case, Prediction)]) -> Result<MetricValue, String> {
+    use crate::suite::ap::{coco_thresholds, per_class, Found, Truth};
+    let mut detections = Vec::new();
+    for (image, (_, pred)) in preds.iter().enumerate() {
+        let Prediction::Detections { detections: d, .. } = pred else {
+            return Err(format!("{} needs a detection model", m.name()));
+        };
+        detections.extend(d.iter().map(|d| (image, d)));
+    }
+    let by_class = preds.iter().any(|(c, _)| !c.box_classes.is_empty())
+        && detections.iter().any(|(_, d)| d.class.is_some() || d.label.is_some());
+    let truths: Vec<Truth> = preds
+        .iter()
+        .enumerate()
+        .flat_map(|(image, (case, _))| {
+            case.boxes.iter().enumerate().map(move |(i, b)| Truth {
+                image,
+                class: if by_class {
+                    case.box_classes.get(i).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                },
+                bbox: b.map(f64::from),
+                crowd: false,
+            })
+        })
+        .collect();
+    let found: Vec<Found> = detections
+        .iter()
+        .map(|&(image, d)| Found {
+            image,
+            class: if by_class { class_of(d) } else { String::new() },
+            bbox: d.bbox.map(f64::from),
+            score: f64::from(d.score),
+        })
+        .collect();
+    let thresholds = if m == Metric::Map50 { vec![0.5] } else { coco_thresholds() };
+    let per = per_class(&truths, &found, &thresholds);
+    if per.is_empty() {
+        return Err(format!("no case in the slice has a labelled box for {}", m.name()));
+    }
+    let aps: Vec<(String, f64)> =
+        per.into_iter().map(|(c, v)| (c, v.iter().sum::<f64>() / v.len() as f64)).collect();
+    let value = aps.iter().map(|(_, v)| v).sum::<f64>() / aps.len() as f64;
+    let summary = format!(
+        "{} {value:.4} over {} boxes in {} images, {} class{}",
+        m.name(),
+        truths.len(),
+        preds.len(),
+        aps.len(),
+        if aps.len() == 1 { "" } else { "es" }
+    );
+    let values = aps
+        .into_iter()
+        .filter(|(c, _)| !c.is_empty())
+        .map(|(c, v)| (format!("ap:{c}"), v))
+        .collect();
+    Ok(MetricValue {
+        value,
+        hits: 0,
+        total: truths.len(),
+        failures: vec![],
+        summary: Some(summary),
+        values,
+    })
 }
 
 /// Greedy one-to-one matching of labelled boxes to detections at `iou_min`.

@@ -8,8 +8,8 @@
 pub mod ap;
 pub mod capture;
 mod cases;
-mod datasets;
 pub(crate) mod checks;
+mod datasets;
 pub(crate) mod envelope;
 pub mod evidence;
 pub mod gate;

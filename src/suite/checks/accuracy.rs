@@ -1,7 +1,5 @@
 //! `accuracy`: a metric over the clean cases of a slice against a threshold.
 
-use std::collections::BTreeMap;
-
 use super::{status, Checked, Outcome};
 use crate::suite::metric::{metric, MetricValue};
 use crate::suite::run::Runner;
@@ -11,12 +9,19 @@ impl Runner<'_> {
     pub(crate) fn accuracy(&mut self, a: &AccuracySpec) -> Checked {
         let cases = self.select(&a.select)?;
         let preds = self.predictions(&cases, None, a.scoring.score_threshold)?;
+        let preds = match &a.class {
+            Some(class) => crate::suite::metric::for_class(&preds, class),
+            None => preds,
+        };
         let threshold = a.threshold.for_target(self.target_name());
         let m = metric(a.metric, &preds, a.scoring)?;
         let parts = by_part(a, &preds)?;
         let extra: String = parts
             .iter()
-            .map(|(p, v)| format!("; {p} {}/{}", counted(a.metric, v), v.total))
+            .map(|(p, v)| match &v.summary {
+                Some(_) => format!("; {p} {:.4}", v.value),
+                None => format!("; {p} {}/{}", counted(a.metric, v), v.total),
+            })
             .collect();
         let mut out = rate_outcome(a.metric, m, threshold, &extra);
         out.values.extend(parts.into_iter().map(|(p, v)| (p.to_string(), v.value)));
@@ -56,18 +61,18 @@ pub(crate) fn rate_outcome(m: Metric, v: MetricValue, threshold: f64, extra: &st
     let holds = if m.lower_is_better() { v.value <= threshold } else { v.value >= threshold };
     let counted = counted(m, &v);
     let of = if m == Metric::Cer { " characters wrong" } else { "" };
+    let bound = if m.lower_is_better() { "max" } else { "min" };
+    let detail = match &v.summary {
+        Some(summary) => format!("{summary} ({bound} {threshold}){extra}"),
+        None => format!("{} {counted}/{}{of} ({bound} {threshold}){extra}", m.name(), v.total),
+    };
     Outcome {
         status: status(holds),
         measured: Some(v.value),
         threshold: Some(threshold),
         unit: "rate",
-        detail: format!(
-            "{} {counted}/{}{of} ({} {threshold}){extra}",
-            m.name(),
-            v.total,
-            if m.lower_is_better() { "max" } else { "min" }
-        ),
+        detail,
         failures: v.failures,
-        values: BTreeMap::new(),
+        values: v.values.into_iter().collect(),
     }
 }

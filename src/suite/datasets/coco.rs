@@ -87,7 +87,10 @@ pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<
             return Err(bad(key, "needs `image_id`, `category_id` and `bbox`".into()));
         };
         if bbox.len() != 4 {
-            return Err(bad(key, format!("bbox has {} numbers, not [x, y, width, height]", bbox.len())));
+            return Err(bad(
+                key,
+                format!("bbox has {} numbers, not [x, y, width, height]", bbox.len()),
+            ));
         }
         let Some(class) = classes.get(&category) else {
             return Err(bad(key, format!("unknown category {category}")));
@@ -101,7 +104,10 @@ pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<
         let b = [bbox[0], bbox[1], bbox[0] + bbox[2], bbox[1] + bbox[3]].map(|v| v as f32);
         let b = check_box(&file, &key, b, sizes.get(&image).copied())?;
         if record.boxes.len() >= MAX_BOXES_PER_IMAGE {
-            return Err(bad(key, format!("image {image} holds more than {MAX_BOXES_PER_IMAGE} boxes")));
+            return Err(bad(
+                key,
+                format!("image {image} holds more than {MAX_BOXES_PER_IMAGE} boxes"),
+            ));
         }
         record.boxes.push((b, class.clone()));
     }

@@ -25,9 +25,11 @@ pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<
     }
     let mut records = Vec::new();
     for folder in classes {
-        let class = folder.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let class =
+            folder.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         for image in files_of(&folder, source.suite, &key)?.into_iter().filter(|p| is_image(p)) {
-            let name = image.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let name =
+                image.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let image = source.image(&folder, source.suite, &key, &name)?;
             let stem =
                 image.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();

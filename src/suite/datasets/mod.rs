@@ -114,12 +114,7 @@ impl Source<'_> {
 }
 
 /// Checks a box against its image's size (a pixel of slack for exporters' rounding).
-fn check_box(
-    file: &Path,
-    record: &str,
-    b: [f32; 4],
-    size: Option<(f32, f32)>,
-) -> Result<[f32; 4]> {
+fn check_box(file: &Path, record: &str, b: [f32; 4], size: Option<(f32, f32)>) -> Result<[f32; 4]> {
     if b.iter().any(|v| !v.is_finite()) || !(b[2] > b[0] && b[3] > b[1]) {
         return Err(Error::config(file, record, format!("box {b:?} is empty or not a number")));
     }
@@ -164,7 +159,11 @@ pub(super) fn load_datasets(
             Format::Folders => folders::read(&source, &spec)?,
         };
         if records.is_empty() {
-            return Err(Error::config(suite, &source.key, format!("{} holds no image", file.display())));
+            return Err(Error::config(
+                suite,
+                &source.key,
+                format!("{} holds no image", file.display()),
+            ));
         }
         if records.len() > MAX_DATASET_IMAGES {
             return Err(Error::config(
@@ -195,12 +194,8 @@ pub(super) fn load_datasets(
 /// A record as a case, with the tags the dataset gives it.
 fn case_of(r: Record, spec: &DatasetSpec) -> Case {
     let mut tags: Vec<String> = spec.tags.clone();
-    let classes: BTreeSet<&str> = r
-        .boxes
-        .iter()
-        .map(|(_, c)| c.as_str())
-        .chain(r.label.as_deref())
-        .collect();
+    let classes: BTreeSet<&str> =
+        r.boxes.iter().map(|(_, c)| c.as_str()).chain(r.label.as_deref()).collect();
     tags.extend(classes.iter().map(|c| format!("class:{c}")));
     let sizes: BTreeSet<&str> = r.boxes.iter().map(|(b, _)| size_tag(b)).collect();
     tags.extend(sizes.iter().map(|s| s.to_string()));

@@ -87,12 +87,20 @@ fn a_yolo_export_and_class_folders_become_cases() {
 #[test]
 fn malformed_exports_fail_in_one_line_naming_the_file_and_the_record() {
     let cases: [(&str, &str, &str); 6] = [
-        (r#""category_id": 3, "bbox": [10, 10, 20, 20]"#, r#""category_id": 9, "bbox": [10, 10, 20, 20]"#, "annotations[0]: unknown category 9"),
+        (
+            r#""category_id": 3, "bbox": [10, 10, 20, 20]"#,
+            r#""category_id": 9, "bbox": [10, 10, 20, 20]"#,
+            "annotations[0]: unknown category 9",
+        ),
         (r#""bbox": [10, 10, 20, 20]"#, r#""bbox": [190, 10, 40, 20]"#, "annotations[0]: box"),
         (r#""file_name": "b.png""#, r#""file_name": "nope.png""#, "images[1]: missing image"),
         (r#"{"id": 2, "file_name""#, r#"{"id": 1, "file_name""#, "images[1]: duplicate image id 1"),
         (r#""image_id": 2,"#, r#""image_id": 7,"#, "annotations[2]: unknown image 7"),
-        (r#""bbox": [10, 10, 20, 20]"#, r#""bbox": [10, 10]"#, "annotations[0]: bbox has 2 numbers"),
+        (
+            r#""bbox": [10, 10, 20, 20]"#,
+            r#""bbox": [10, 10]"#,
+            "annotations[0]: bbox has 2 numbers",
+        ),
     ];
     for (from, to, want) in cases {
         let tmp = tempfile::tempdir().unwrap();
@@ -107,7 +115,9 @@ fn malformed_exports_fail_in_one_line_naming_the_file_and_the_record() {
         assert_eq!(err.lines().count(), 1, "{err}");
     }
     // YOLO: a class past the list, a coordinate past the image, a label without its image.
-    for (line, want) in [("2 0.5 0.5 0.1 0.1", "unknown class 2"), ("0 1.5 0.5 0.1 0.1", "within 0..=1")] {
+    for (line, want) in
+        [("2 0.5 0.5 0.1 0.1", "unknown class 2"), ("0 1.5 0.5 0.1 0.1", "within 0..=1")]
+    {
         let tmp = tempfile::tempdir().unwrap();
         png(&tmp.path().join("images/x.png"), 10, 10);
         write(&tmp.path().join("classes.txt"), "a\nb\n");
@@ -137,8 +147,9 @@ fn malformed_exports_fail_in_one_line_naming_the_file_and_the_record() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("datasets[0].path"), "{err}");
-    let err = suite(tmp.path(), "[[datasets]]\nformat = \"coco\"\npath = \"i.json\"\ntag_from = []\n")
-        .unwrap_err()
-        .to_string();
+    let err =
+        suite(tmp.path(), "[[datasets]]\nformat = \"coco\"\npath = \"i.json\"\ntag_from = []\n")
+            .unwrap_err()
+            .to_string();
     assert!(err.contains("tag_from"), "{err}");
 }

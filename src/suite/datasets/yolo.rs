@@ -15,9 +15,8 @@ pub(super) const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "we
 
 /// The files of `dir` (not its subfolders), sorted by name.
 pub(super) fn files_of(dir: &Path, what: &Path, key: &str) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        Error::config(what, key, format!("{}: {e}", dir.display()))
-    })?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::config(what, key, format!("{}: {e}", dir.display())))?;
     let mut out: Vec<PathBuf> =
         entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect();
     out.sort();
@@ -46,16 +45,21 @@ pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<
     };
     let classes_file = match &spec.classes {
         Some(rel) => source.resolve("classes", rel)?,
-        None => [labels.join("classes.txt"), labels.parent().unwrap_or(&labels).join("classes.txt")]
-            .into_iter()
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                Error::config(
-                    source.suite,
-                    format!("{}.classes", source.key),
-                    format!("no classes.txt in or beside {}: name the class list", labels.display()),
-                )
-            })?,
+        None => {
+            [labels.join("classes.txt"), labels.parent().unwrap_or(&labels).join("classes.txt")]
+                .into_iter()
+                .find(|p| p.is_file())
+                .ok_or_else(|| {
+                    Error::config(
+                        source.suite,
+                        format!("{}.classes", source.key),
+                        format!(
+                            "no classes.txt in or beside {}: name the class list",
+                            labels.display()
+                        ),
+                    )
+                })?
+        }
     };
     let names: Vec<String> = read_text(&classes_file)?
         .lines()
@@ -115,7 +119,11 @@ pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<
                 return Err(Error::config(
                     &file,
                     key,
-                    format!("unknown class {class} ({} has {})", classes_file.display(), names.len()),
+                    format!(
+                        "unknown class {class} ({} has {})",
+                        classes_file.display(),
+                        names.len()
+                    ),
                 ));
             };
             if nums.iter().any(|v| !(0.0..=1.0).contains(v)) {
@@ -129,7 +137,11 @@ pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<
             let b = [cx - bw / 2.0, cy - bh / 2.0, cx + bw / 2.0, cy + bh / 2.0];
             let b = check_box(&file, &key, b, Some((w, h)))?;
             if record.boxes.len() >= MAX_BOXES_PER_IMAGE {
-                return Err(Error::config(&file, key, format!("more than {MAX_BOXES_PER_IMAGE} boxes")));
+                return Err(Error::config(
+                    &file,
+                    key,
+                    format!("more than {MAX_BOXES_PER_IMAGE} boxes"),
+                ));
             }
             record.boxes.push((b, name.clone()));
         }

@@ -78,6 +78,10 @@ pub struct AccuracySpec {
     /// How predictions are scored.
     #[serde(flatten)]
     pub scoring: Scoring,
+    /// Detection: only this class's labelled boxes and detections count (per-class recall,
+    /// precision, AP).
+    #[serde(default)]
+    pub class: Option<String>,
 }
 
 /// `kind = "invariance"`.

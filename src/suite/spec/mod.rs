@@ -152,6 +152,13 @@ pub enum Metric {
     Cer,
     /// Text: cases read exactly.
     TextMatch,
+    /// Detection: COCO's mean average precision at IoU 0.5 over the classes labelled
+    /// (101-point, 100 detections per image; see `suite::ap`).
+    Map50,
+    /// Detection: COCO's headline mAP, averaged over IoU 0.50:0.05:0.95.
+    #[serde(rename = "map50_95")]
+    #[strum(serialize = "map50_95")]
+    Map50To95,
 }
 
 impl Metric {

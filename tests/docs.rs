@@ -562,6 +562,19 @@ fn docs_suite_format_loads_and_runs_every_check() {
         blocks(&text).into_iter().filter(|b| b.info == "toml").map(|b| b.body.join("\n")).collect();
     assert_eq!(toml.len(), 2, "the suite and the other kinds");
     let b = crate::harness::ScratchBundle::new();
+    // The export its `[[datasets]]` entry names: one real frame, its face, where it was taken.
+    let export = b.path().join("export");
+    std::fs::create_dir_all(export.join("images")).unwrap();
+    let frame = b.path().join("cases/frames/feat-0-f1-su.jpg");
+    std::fs::copy(&frame, export.join("images/feat-0-f1-su.jpg")).unwrap();
+    let (w, h) = image::image_dimensions(&frame).unwrap();
+    let coco = format!(
+        r#"{{"images": [{{"id": 1, "file_name": "feat-0-f1-su.jpg", "width": {w}, "height": {h},
+            "location": "north"}}],
+          "annotations": [{{"id": 1, "image_id": 1, "category_id": 1, "bbox": [110, 150, 313, 312]}}],
+          "categories": [{{"id": 1, "name": "face"}}]}}"#
+    );
+    std::fs::write(export.join("instances.json"), coco).unwrap();
     let suite = b.path().join("doc-suite.toml");
     std::fs::write(&suite, toml.join("\n")).unwrap();
     let o = crate::harness::preflight(&["check", b.arg(), "--suite", suite.to_str().unwrap()]);

@@ -1,5 +1,5 @@
 //! `[[datasets]]`: a team's annotation exports read as cases — COCO JSON, YOLO label folders,
-//! one folder per class — each image a case with its boxes and their classes (or its label),
+//! Pascal VOC XML, one folder per class, CSV — each image a case with its boxes and their classes (or its label),
 //! tagged by what the export records: `class:<name>` for each class present,
 //! `size:small|medium|large` by COCO's area rule for each box size present, and the fields
 //! named in `tags_from` as `<field>:<value>`.
@@ -9,6 +9,8 @@
 
 mod coco;
 mod folders;
+mod table;
+mod voc;
 mod yolo;
 
 use std::collections::{BTreeSet, HashSet};
@@ -32,10 +34,12 @@ pub const MAX_BOXES_PER_IMAGE: usize = 10_000;
 #[serde(deny_unknown_fields)]
 pub(super) struct DatasetSpec {
     format: Format,
-    /// The annotation file (coco) or folder (yolo: the label files; folders: the class folders).
+    /// The annotation file (coco, csv) or folder (yolo: the label files; voc: the XML files;
+    /// folders: the class folders).
     path: String,
-    /// The images' folder, where the format does not say (default: coco, the annotation
-    /// file's folder; yolo, `images` beside the labels folder).
+    /// The images' folder, where the format does not say (default: coco and csv, the
+    /// annotation file's folder; yolo, `images` beside the labels folder; voc, `JPEGImages`
+    /// beside the annotations folder).
     #[serde(default)]
     images: Option<String>,
     /// yolo: the class names, one per line (`classes.txt` as exported; default: `classes.txt`
@@ -56,7 +60,9 @@ pub(super) struct DatasetSpec {
 enum Format {
     Coco,
     Yolo,
+    Voc,
     Folders,
+    Csv,
 }
 
 /// One image as its export records it.
@@ -156,7 +162,9 @@ pub(super) fn load_datasets(
         let (file, records) = match spec.format {
             Format::Coco => coco::read(&source, &spec)?,
             Format::Yolo => yolo::read(&source, &spec)?,
+            Format::Voc => voc::read(&source, &spec)?,
             Format::Folders => folders::read(&source, &spec)?,
+            Format::Csv => table::read(&source, &spec)?,
         };
         if records.is_empty() {
             return Err(Error::config(

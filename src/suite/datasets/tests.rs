@@ -153,3 +153,64 @@ fn malformed_exports_fail_in_one_line_naming_the_file_and_the_record() {
             .to_string();
     assert!(err.contains("tag_from"), "{err}");
 }
+
+#[test]
+fn a_voc_export_and_a_csv_become_cases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    png(&d.join("voc/JPEGImages/street.png"), 300, 200);
+    write(
+        &d.join("voc/Annotations/street.xml"),
+        "<annotation><folder>VOC2012</folder><filename>street.png</filename>\
+         <size><width>300</width><height>200</height><depth>3</depth></size>\
+         <object><name>car</name><bndbox><xmin>11</xmin><ymin>21</ymin><xmax>110</xmax><ymax>80</ymax></bndbox></object>\
+         <object><name>person</name><bndbox><xmin>201</xmin><ymin>1</ymin><xmax>240</xmax><ymax>150</ymax></bndbox></object>\
+         </annotation>",
+    );
+    png(&d.join("table/p.png"), 64, 64);
+    png(&d.join("table/q.png"), 64, 64);
+    write(
+        &d.join("table/boxes.csv"),
+        "image,x0,y0,x1,y1,class,camera\np.png,1,2,30,40,cat,front\np.png,10,10,20,20,dog,front\nq.png,,,,,,rear\n",
+    );
+    let s = suite(
+        d,
+        "[[datasets]]\nformat = \"voc\"\npath = \"voc/Annotations\"\ntags_from = [\"folder\"]\n\n\
+         [[datasets]]\nformat = \"csv\"\npath = \"table/boxes.csv\"\ntags_from = [\"camera\"]\n",
+    )
+    .unwrap();
+    let street = &s.cases[0];
+    assert_eq!(street.boxes, vec![[10.0, 20.0, 110.0, 80.0], [200.0, 0.0, 240.0, 150.0]]);
+    assert_eq!(street.box_classes, vec!["car", "person"]);
+    assert!(street.tags.contains(&"folder:VOC2012".to_string()), "{:?}", street.tags);
+    let (p, q) = (&s.cases[1], &s.cases[2]);
+    assert_eq!(
+        (p.id.as_str(), p.objects, p.box_classes.clone()),
+        ("p", Some(2), vec!["cat".to_string(), "dog".to_string()])
+    );
+    assert_eq!((q.id.as_str(), q.objects), ("q", Some(0)));
+    assert!(q.tags.contains(&"camera:rear".to_string()), "{:?}", q.tags);
+
+    // Classification from a `label` column; a malformed row names its line.
+    write(&d.join("table/labels.csv"), "image,label\np.png,cat\nq.png,\n");
+    let err = suite(d, "[[datasets]]\nformat = \"csv\"\npath = \"table/labels.csv\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("labels.csv") && err.contains("row 3") && err.contains("label"), "{err}");
+    write(&d.join("table/labels.csv"), "image,label\np.png,cat\nq.png,dog\n");
+    let s = suite(d, "[[datasets]]\nformat = \"csv\"\npath = \"table/labels.csv\"\n").unwrap();
+    assert_eq!(s.cases[1].label.as_deref(), Some("dog"));
+    // A VOC box past its image.
+    write(
+        &d.join("voc/Annotations/street.xml"),
+        "<annotation><filename>street.png</filename><size><width>300</width><height>200</height></size>\
+         <object><name>car</name><bndbox><xmin>11</xmin><ymin>21</ymin><xmax>410</xmax><ymax>80</ymax></bndbox></object></annotation>",
+    );
+    let err = suite(d, "[[datasets]]\nformat = \"voc\"\npath = \"voc/Annotations\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("street.xml") && err.contains("object[0]") && err.contains("outside"),
+        "{err}"
+    );
+}

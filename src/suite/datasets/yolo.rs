@@ -10,8 +10,8 @@ use super::{check_box, DatasetSpec, Record, Source, MAX_BOXES_PER_IMAGE};
 use crate::error::{Error, Result};
 use crate::files::read_text;
 
-/// The image files a folder export holds, by extension.
-pub(super) const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "webp"];
+/// The image files a folder export holds, by extension: the formats preflight decodes.
+pub(super) const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 
 /// The files of `dir` (not its subfolders), sorted by name.
 pub(super) fn files_of(dir: &Path, what: &Path, key: &str) -> Result<Vec<PathBuf>> {

@@ -3,7 +3,7 @@
 
     python3 tools/ocr_sweep.py [--preflight target/release/preflight] [--part fit]
         [--side 384,512,640] [--unclip 1.1,1.5] [--box-threshold 0.5] [--min-confidence 0.5]
-        [--rec-filter bilinear,bicubic,lanczos3] [--margin 0,0.2]
+        [--rec-filter bilinear,bicubic,lanczos3] [--margin 0,0.2] [--cases lines|photos]
 
 Every combination of the values given is assembled as a pipeline of its own in a temporary
 folder (copies of models/ppocr and its stage bundles, without their cases, with the detector's
@@ -102,15 +102,17 @@ def main():
     ap.add_argument("--min-confidence", type=floats, default=[0.5])
     ap.add_argument("--rec-filter", type=lambda t: t.split(","), default=["bilinear"],
                     help="the recogniser's resampling filter(s)")
-    ap.add_argument("--limit", type=int, help="only the first N lines of the part")
+    ap.add_argument("--limit", type=int, help="only the first N images of the part")
+    ap.add_argument("--cases", default="lines", choices=sorted(versus.SETS),
+                    help="rendered lines, or real photos and scans of text")
     args = ap.parse_args()
     binary = os.path.abspath(args.preflight)
     if not os.access(binary, os.X_OK):
         sys.exit(f"error: {binary}: no preflight binary there (cargo build --release, or --preflight)")
     ppocr.in_venv(__file__, versus.REQUIREMENTS, "venv-rapidocr")
-    ids, labels = versus.line_ids(args.part, args.limit)
+    ids, labels = versus.line_ids(args.part, args.limit, args.cases)
     pages = boot_pages()
-    print(f"{args.part}: {len(ids)} lines")
+    print(f"{args.cases}, {args.part}: {len(ids)} images")
     print(f"{'side':>5} {'unclip':>6} {'box':>5} {'floor':>5} {'rec filter':>10} {'margin':>6} {'CER':>7} "
           f"{'RapidOCR':>8} {'no worse':>9} {'seconds':>7}  worst boot page")
     grid = itertools.product(args.side, args.unclip, args.box_threshold, args.min_confidence,
@@ -120,7 +122,7 @@ def main():
         with tempfile.TemporaryDirectory() as work:
             pipe = assemble(work, side, unclip, box, floor, rec_filter, margin)
             start = time.monotonic()
-            rows = versus.compare(binary, ids, labels, pipe)
+            rows = versus.compare(binary, ids, labels, pipe, args.cases)
             seconds = time.monotonic() - start
             worst, worst_id = page_errors(binary, pipe, pages)
         chars, mine, theirs, no_worse = versus.totals(rows)

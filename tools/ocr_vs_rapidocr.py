@@ -2,9 +2,11 @@
 """The OCR pipeline (models/ppocr) beside RapidOCR 1.4.4 on text it never tuned on, image by image.
 
     python3 tools/ocr_vs_rapidocr.py [--preflight target/release/preflight] [--part held-apart]
-                                     [--pipeline models/ppocr] [--limit N] [--json]
+                                     [--pipeline models/ppocr] [--cases lines|photos]
+                                     [--limit N] [--json]
 
-For every line of models/ppocr/cases/lines (tools/make_ocr_lines.py) in the chosen part of the
+For every line of models/ppocr/cases/lines (tools/make_ocr_lines.py; with `--cases photos`,
+every real photo or scan of models/ppocr/cases/photos, tools/make_ocr_photos.py) in the chosen part of the
 acceptance suite's split (src/suite/split.rs's rule, seed and share from
 models/ppocr/suite-full.toml), both readers read the image: preflight through `preflight run
 models/ppocr --format json`, RapidOCR through its Python API with one thread per session
@@ -33,7 +35,10 @@ import make_ppocr_cases as ppocr  # noqa: E402  (its venv helper)
 import split  # noqa: E402  (the suites' split rule, as src/suite/split.rs)
 
 REQUIREMENTS = os.path.join(ROOT, "tools", "requirements-rapidocr.txt")
-LINES = os.path.join(ROOT, "models", "ppocr", "cases", "lines")
+CASES = os.path.join(ROOT, "models", "ppocr", "cases")
+# The case sets: rendered lines (tools/make_ocr_lines.py) and real photos and scans of text
+# (tools/make_ocr_photos.py), each a folder of PNGs with their labels.
+SETS = {"lines": ("lines", "lines.json"), "photos": ("photos", "photos.json")}
 SUITE = os.path.join(ROOT, "models", "ppocr", "suite-full.toml")
 PIPELINE = os.path.join(ROOT, "models", "ppocr")
 
@@ -95,23 +100,27 @@ def rapidocr_read(paths):
     return [known[k] for k in keys]
 
 
-def line_ids(which, limit=None):
-    """The ids of the lines in part `which` ("fit", "held-apart" or "all") of the suite's split."""
+def line_ids(which, limit=None, cases="lines"):
+    """The ids of the images of set `cases` in part `which` ("fit", "held-apart" or "all") of
+    the suite's split, and the set's labels."""
     seed, share = split_of_suite()
-    labels = json.load(open(os.path.join(LINES, "lines.json")))
+    folder, name = SETS[cases]
+    labels = json.load(open(os.path.join(CASES, folder, name)))
     ids = [i for i in labels if which == "all" or split.part(i, seed, share) == which]
     return (ids[:limit] if limit else ids), labels
 
 
-def compare(binary, ids, labels, pipeline=PIPELINE):
-    """One row per line: both readings and their errors against the label."""
-    paths = [os.path.join(LINES, i + ".png") for i in ids]
+def compare(binary, ids, labels, pipeline=PIPELINE, cases="lines"):
+    """One row per image: both readings and their errors against the label."""
+    paths = [os.path.join(CASES, SETS[cases][0], i + ".png") for i in ids]
     ours = preflight_read(binary, paths, pipeline)
     theirs = rapidocr_read(paths)
     rows = []
     for case_id, mine, other in zip(ids, ours, theirs):
         truth, mine, other = norm(labels[case_id]["text"]), norm(mine), norm(other)
-        turned = any(e.startswith("turned") for e in labels[case_id].get("effects", []))
+        record = labels[case_id]
+        turned = any(e.startswith("turned") for e in record.get("effects", [])) or (
+            "turned" in record.get("tags", []))
         rows.append({"id": case_id, "label": truth, "preflight": mine, "rapidocr": other,
                      "turned": turned,
                      "errors_preflight": distance(mine, truth),
@@ -130,6 +139,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preflight", default=os.path.join(ROOT, "target", "release", "preflight"))
     ap.add_argument("--pipeline", default=PIPELINE, help="the pipeline to read with")
+    ap.add_argument("--cases", default="lines", choices=sorted(SETS),
+                    help="rendered lines, or real photos and scans of text")
     ap.add_argument("--part", default="held-apart", choices=["fit", "held-apart", "all"])
     ap.add_argument("--limit", type=int, help="only the first N lines of the part")
     ap.add_argument("--json", action="store_true")
@@ -138,8 +149,8 @@ def main():
     if not os.access(binary, os.X_OK):
         sys.exit(f"error: {binary}: no preflight binary there (cargo build --release, or --preflight)")
     ppocr.in_venv(__file__, REQUIREMENTS, "venv-rapidocr")
-    ids, labels = line_ids(args.part, args.limit)
-    rows = compare(binary, ids, labels, os.path.abspath(args.pipeline))
+    ids, labels = line_ids(args.part, args.limit, args.cases)
+    rows = compare(binary, ids, labels, os.path.abspath(args.pipeline), args.cases)
     if args.json:
         json.dump(rows, sys.stdout, indent=1)
         return

@@ -60,15 +60,21 @@ mod tests {
     use super::*;
     use image::Rgb;
 
+    /// A `w`×`h` test pattern: channels `x·k0 + y·k1`, `x²·k2 + y·k3`, `255 − x·k4 − y·k5`
+    /// (mod 256), as built with numpy for the Pillow references below.
+    fn pattern(w: u32, h: u32, k: [i32; 6]) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            let (x, y) = (x as i32, y as i32);
+            let c = |v: i32| v.rem_euclid(256) as u8;
+            Rgb([c(x * k[0] + y * k[1]), c(x * x * k[2] + y * k[3]), c(255 - x * k[4] - y * k[5])])
+        })
+    }
+
     #[test]
     fn downscale_matches_pillow_bilinear() {
         // Pillow 13.0.0: `Image.fromarray(a).resize((4, 3), Image.BILINEAR)` on this 9×7 image,
         // the resampling the Python reference pipelines (and the PP-OCR tools) use.
-        let img = RgbImage::from_fn(9, 7, |x, y| {
-            let (x, y) = (x as i32, y as i32);
-            let c = |v: i32| v.rem_euclid(256) as u8;
-            Rgb([c(x * 37 + y * 11), c(x * x * 5 + y * 29), c(255 - x * 20 - y * 13)])
-        });
+        let img = pattern(9, 7, [37, 11, 5, 29, 20, 13]);
         let pillow: [u8; 36] = [
             40, 31, 227, 115, 70, 187, 181, 150, 141, 70, 119, 101, 64, 93, 199, 139, 132, 159,
             185, 150, 113, 79, 106, 73, 88, 155, 171, 163, 189, 131, 160, 115, 85, 66, 153, 45,
@@ -83,11 +89,7 @@ mod tests {
     fn upscale_matches_pillow_bicubic_and_lanczos() {
         // Pillow 13.0.0: `Image.fromarray(a).resize((7, 5), Image.BICUBIC)` (then `LANCZOS`) on
         // this 4×3 image: a small text line scaled up to a recogniser's height.
-        let img = RgbImage::from_fn(4, 3, |x, y| {
-            let (x, y) = (x as i32, y as i32);
-            let c = |v: i32| v.rem_euclid(256) as u8;
-            Rgb([c(x * 61 + y * 23), c(x * x * 17 + y * 41), c(255 - x * 50 - y * 31)])
-        });
+        let img = pattern(4, 3, [61, 23, 17, 41, 50, 31]);
         let bicubic: [u8; 105] = [
             0, 0, 255, 14, 0, 244, 54, 12, 211, 90, 35, 182, 125, 70, 153, 165, 126, 120, 186, 157,
             103, 5, 12, 247, 23, 16, 233, 63, 28, 200, 99, 51, 171, 134, 86, 142, 174, 142, 109,

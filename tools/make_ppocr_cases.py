@@ -490,8 +490,9 @@ def generate(out_root, workdir):
                           write_json)
 
 
-# Folders of these cases that another script makes (tools/make_ocr_lines.py): left alone.
-ELSEWHERE = {"lines"}
+# Folders of these cases that other scripts make (tools/make_ocr_lines.py,
+# tools/make_ocr_photos.py): left alone.
+ELSEWHERE = {"lines", "photos"}
 
 
 def tree(d):

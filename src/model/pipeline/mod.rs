@@ -202,12 +202,9 @@ impl Pipeline {
             })
             .collect();
         let grown = margin::grow(&quads, spec.margin);
-        let cut = |det: &super::decode::Detection, quad: margin::Quad| {
-            let crop = match det.keypoints.len() {
-                4 => lines::warp(&rgb, quad, MAX_CROP_SIDE),
-                _ => lines::crop(&rgb, margin::bounds(&quad)),
-            };
-            crop.map(|c| lines::stand_up(c, spec.vertical_ratio))
+        let cut = |det: &super::decode::Detection, quad: margin::Quad| match det.keypoints.len() {
+            4 => lines::warp(&rgb, quad, MAX_CROP_SIDE),
+            _ => lines::crop(&rgb, margin::bounds(&quad)),
         };
         // Crops, turned to read along their length, with the direction stage's vote. The
         // direction stage judges the line as detected, as its page vote was measured: on the
@@ -216,13 +213,17 @@ impl Pipeline {
         // the grown crop.
         let mut crops = Vec::new();
         for ((det, quad), tight) in detections.into_iter().zip(grown).zip(quads) {
-            let Some((crop, turned)) = cut(&det, quad) else { continue };
+            let Some(flat) = cut(&det, quad) else { continue };
+            let (crop, turned) = lines::stand_up(flat, spec.vertical_ratio);
             let crop = DynamicImage::ImageRgb8(crop);
             let vote = match &self.direction {
+                // Turned as the grown crop was, whatever its own proportions.
                 Some(direction) if spec.margin > 0.0 => match cut(&det, tight) {
-                    Some((tight, _)) => {
-                        self.upside_down_vote(direction, &DynamicImage::ImageRgb8(tight))?
-                    }
+                    Some(t) if turned == 90 => self.upside_down_vote(
+                        direction,
+                        &DynamicImage::ImageRgb8(image::imageops::rotate270(&t)),
+                    )?,
+                    Some(t) => self.upside_down_vote(direction, &DynamicImage::ImageRgb8(t))?,
                     None => false,
                 },
                 Some(direction) => self.upside_down_vote(direction, &crop)?,

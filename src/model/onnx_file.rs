@@ -48,6 +48,10 @@ pub struct OnnxSummary {
     pub unsupported: Option<String>,
     /// Keys of the file's metadata.
     pub metadata_keys: Vec<String>,
+    /// The decoder the outputs call for, where they say it (a YOLO head, class scores).
+    pub head: Option<super::head::Head>,
+    /// Class names the file records (an Ultralytics export's `names`), in class order.
+    pub class_names: Vec<String>,
 }
 
 impl OnnxSummary {
@@ -66,8 +70,23 @@ impl OnnxSummary {
             .iter()
             .filter(|v| !initializers.contains(v.name.as_str()))
             .map(declared)
-            .collect();
-        let outputs = graph.output.iter().map(declared).collect();
+            .collect::<Vec<_>>();
+        let outputs: Vec<DeclaredTensor> = graph.output.iter().map(declared).collect();
+        let head = match (inputs.as_slice(), outputs.as_slice()) {
+            ([input], [output]) => {
+                let softmaxed = graph.node.iter().any(|n| {
+                    n.op_type == "Softmax" && n.output.first().is_some_and(|o| *o == output.name)
+                });
+                super::head::recognise(&input.shape, &output.shape, softmaxed)
+            }
+            _ => None,
+        };
+        let class_names = proto
+            .metadata_props
+            .iter()
+            .find(|p| p.key == "names")
+            .map(|p| super::head::ultralytics_names(&p.value))
+            .unwrap_or_default();
         let mut operators: BTreeMap<String, usize> = BTreeMap::new();
         for node in &graph.node {
             *operators.entry(node.op_type.clone()).or_default() += 1;
@@ -90,6 +109,8 @@ impl OnnxSummary {
             fixups,
             unsupported,
             metadata_keys: proto.metadata_props.iter().map(|p| p.key.clone()).collect(),
+            head,
+            class_names,
         })
     }
 

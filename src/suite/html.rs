@@ -77,6 +77,12 @@ impl Report {
         self.how_tested(&mut h);
         self.check_table(&mut h);
         self.charts(&mut h);
+        let matrices: String =
+            self.checks.iter().map(|c| super::confusion::table(c, esc)).collect();
+        if !matrices.is_empty() {
+            h.push_str("<h2>Confusions</h2>");
+            h.push_str(&matrices);
+        }
         failing(&mut h, evidence);
         h.push_str("</main></body></html>\n");
         h

@@ -30,6 +30,7 @@ pub(crate) fn metric(
     }
     let (k, iou_min) = (scoring.k, scoring.iou);
     let (mut hits, mut total, mut failures) = (0usize, 0usize, Vec::new());
+    let mut confusion: std::collections::BTreeMap<(String, String), usize> = Default::default();
     for (case, pred) in preds {
         // A pipeline's lines are a text for text metrics, and boxes for detection metrics.
         let converted;
@@ -65,6 +66,10 @@ pub(crate) fn metric(
                     .as_ref()
                     .ok_or_else(|| format!("case {} has no `label`", case.id))?;
                 let depth = if m == Metric::Top1 { 1 } else { k };
+                if m == Metric::Top1 {
+                    let top = classes.first().map_or_else(|| "(none)".into(), |c| c.label.clone());
+                    *confusion.entry((label.clone(), top)).or_default() += 1;
+                }
                 Some(classes.iter().take(depth).any(|c| &c.label == label))
             }
             (Metric::Top1 | Metric::TopK, _) => {
@@ -148,7 +153,8 @@ pub(crate) fn metric(
     } else {
         hits as f64 / total as f64
     };
-    Ok(MetricValue { value, hits, total, failures, summary: None, values: vec![] })
+    let values = super::confusion::values(&confusion);
+    Ok(MetricValue { value, hits, total, failures, summary: None, values })
 }
 
 /// A detection's class as labels name it: its label, else its class index, else none (a
@@ -185,6 +191,29 @@ pub(crate) fn for_class(preds: &[(Case, Prediction)], class: &str) -> Vec<(Case,
                 other => other.clone(),
             };
             (case, pred)
+        })
+        .collect()
+}
+
+/// Keeps only the labelled boxes of `size` (per-size recall); detections stay as they are.
+pub(crate) fn for_size(
+    preds: &[(Case, Prediction)],
+    size: crate::suite::spec::BoxSize,
+) -> Vec<(Case, Prediction)> {
+    use crate::suite::spec::BoxSize;
+    preds
+        .iter()
+        .map(|(case, pred)| {
+            let mut case = case.clone();
+            let keep: Vec<bool> = case.boxes.iter().map(|b| BoxSize::of(b) == size).collect();
+            let mut k = keep.iter();
+            case.boxes.retain(|_| *k.next().unwrap_or(&false));
+            if !case.box_classes.is_empty() {
+                let mut k = keep.iter();
+                case.box_classes.retain(|_| *k.next().unwrap_or(&false));
+            }
+            case.objects = Some(case.boxes.len());
+            (case, pred.clone())
         })
         .collect()
 }

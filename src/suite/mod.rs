@@ -9,6 +9,7 @@ pub mod ap;
 pub mod capture;
 mod cases;
 pub(crate) mod checks;
+mod confusion;
 mod datasets;
 pub(crate) mod envelope;
 pub mod evidence;

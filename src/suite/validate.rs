@@ -69,6 +69,12 @@ pub(super) fn validate(file: &Path, prefix: &str, check: &CheckSpec) -> Result<(
             rate(&a.threshold)?;
             score(a.scoring.score_threshold)?;
             iou(a.scoring.iou)?;
+            if a.size.is_some() && a.metric != crate::suite::spec::Metric::Recall {
+                return bad(
+                    "size",
+                    format!("counts labelled boxes of a size: a recall, not {}", a.metric.name()),
+                );
+            }
         }
         CheckKind::Invariance(a) => {
             per_target_default(&a.threshold)?;

@@ -105,6 +105,30 @@ pub(crate) enum Command {
         /// Input height and width (e.g. 384x384), for a model whose file leaves them open.
         #[arg(long, value_name = "HxW", value_parser = parse_size)]
         input_size: Option<(usize, usize)>,
+        /// A labelled export (COCO JSON, YOLO labels, VOC XML, class folders, CSV): the suite
+        /// then gates decisions per class and per recorded slice, thresholds set by a first
+        /// run on the fit part of a seeded split.
+        #[arg(long, value_name = "PATH")]
+        cases: Option<PathBuf>,
+        /// The export's format (default: told from PATH).
+        #[arg(long, value_enum, requires = "cases")]
+        format: Option<ExportFormat>,
+        /// The export's images folder, where its format's default does not hold.
+        #[arg(long, value_name = "DIR", requires = "cases")]
+        images: Option<PathBuf>,
+        /// YOLO: the class list, where it is not classes.txt in or beside the labels.
+        #[arg(long, value_name = "FILE", requires = "cases")]
+        classes: Option<PathBuf>,
+        /// Class names in the model's class order, one per line, where neither the model
+        /// file nor the export orders them.
+        #[arg(long, value_name = "FILE", requires = "cases")]
+        labels: Option<PathBuf>,
+        /// Each threshold is the fit part's figure less this (or one labelled unit's share).
+        #[arg(long, default_value_t = 0.05, value_parser = parse_margin, requires = "cases")]
+        margin: f64,
+        /// Seed of the fit / held-apart split.
+        #[arg(long, default_value_t = 0, requires = "cases")]
+        seed: u64,
     },
     /// Run the bundle's behaviour suite on this hardware and gate on the verdict.
     ///
@@ -326,4 +350,21 @@ fn parse_size(text: &str) -> Result<(usize, usize), String> {
         _ => Err(format!("{d:?} is not a size from 1 to 16384")),
     };
     Ok((dim(h)?, dim(w)?))
+}
+
+/// Annotation export formats `init --cases` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ExportFormat {
+    Coco,
+    Yolo,
+    Voc,
+    Folders,
+    Csv,
+}
+
+fn parse_margin(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(m) if (0.0..1.0).contains(&m) => Ok(m),
+        _ => Err(format!("{s:?} is not a margin in [0, 1)")),
+    }
 }

@@ -148,6 +148,21 @@ fn inspect_onnx(path: &Path, format: Format) -> anyhow::Result<ExitCode> {
     for t in &s.outputs {
         outln!("  out     {} [{}] {}", t.name, t.shape.join(", "), t.dtype)?;
     }
+    match &s.head {
+        Some(head) => outln!("head      {}", head.describe())?,
+        None => {
+            outln!("head      not recognised from the outputs: name the decoder ([output] kind)")?
+        }
+    }
+    if !s.class_names.is_empty() {
+        let shown: Vec<&str> = s.class_names.iter().take(6).map(String::as_str).collect();
+        let more = if s.class_names.len() > 6 { ", …" } else { "" };
+        outln!(
+            "classes   {} named in the file's metadata: {}{more}",
+            s.class_names.len(),
+            shown.join(", ")
+        )?;
+    }
     outln!("\nA bundle is this file beside a bundle.toml; one to start from (normalisation and")?;
     outln!("the decoder are not in the file: take them from the model's training code):\n")?;
     out!("{}", s.manifest_skeleton())?;

@@ -120,7 +120,31 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Rollback { into, trust } => install::rollback(&into, &policy(&trust)?),
         Command::Status { into, format } => install::status(&into, format),
-        Command::Init { model, dir, name, input_size } => init(&model, &dir, name, input_size),
+        Command::Init {
+            model,
+            dir,
+            name,
+            input_size,
+            cases,
+            format,
+            images,
+            classes,
+            labels,
+            margin,
+            seed,
+        } => {
+            use preflight::suite::scaffold::CasesOptions;
+            let cases = cases.map(|path| CasesOptions {
+                path,
+                format: format.map(export_format),
+                images,
+                classes,
+                labels,
+                margin,
+                seed,
+            });
+            init(&model, &dir, name, input_size, cases)
+        }
         Command::Keygen { name } => sign::keygen(&name),
         Command::Sign { bundle, key } => {
             let dir = bundle_dir(bundle);
@@ -212,10 +236,26 @@ fn init(
     dir: &Path,
     name: Option<String>,
     input_size: Option<(usize, usize)>,
+    cases: Option<preflight::suite::scaffold::CasesOptions>,
 ) -> anyhow::Result<ExitCode> {
     use preflight::suite::scaffold::{init, InitOptions};
-    let made = init(model, dir, &InitOptions { name, input_size })?;
+    let with_cases = cases.is_some();
+    let made = init(model, dir, &InitOptions { name, input_size, cases })?;
     let files: Vec<String> = made.files.iter().map(|f| f.display().to_string()).collect();
+    if with_cases {
+        outln!("wrote {}: {}", dir.display(), files.join(", "))?;
+        for n in &made.notes {
+            outln!("  {n}")?;
+        }
+        outln!(
+            "measured p99 {:.2} ms; latency budget {} ms\nnext: preflight check {}   (check the \
+             normalisation in bundle.toml against the model's training code)",
+            made.p99_ms,
+            made.budget_ms,
+            dir.display()
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     outln!(
         "wrote {}: {}\nmeasured p99 {:.2} ms on the test pattern; latency budget {} ms\n\
          next: preflight check {}   (then set [output] kind and the normalisation in bundle.toml, \
@@ -280,4 +320,15 @@ pub(crate) fn is_bundle(path: &Path) -> bool {
 /// Milliseconds to three decimals, for JSON output.
 pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+fn export_format(f: args::ExportFormat) -> preflight::suite::scaffold::ExportFormat {
+    use preflight::suite::scaffold::ExportFormat as F;
+    match f {
+        args::ExportFormat::Coco => F::Coco,
+        args::ExportFormat::Yolo => F::Yolo,
+        args::ExportFormat::Voc => F::Voc,
+        args::ExportFormat::Folders => F::Folders,
+        args::ExportFormat::Csv => F::Csv,
+    }
 }

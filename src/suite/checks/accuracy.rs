@@ -13,6 +13,12 @@ impl Runner<'_> {
             Some(class) => crate::suite::metric::for_class(&preds, class),
             None => preds,
         };
+        // Recall of one size: only boxes of that size are to be found; a detection of a box
+        // of another size cannot match one of these (its IoU with them is low).
+        let preds = match a.size {
+            Some(size) => crate::suite::metric::for_size(&preds, size),
+            None => preds,
+        };
         let threshold = a.threshold.for_target(self.target_name());
         let m = metric(a.metric, &preds, a.scoring)?;
         let parts = by_part(a, &preds)?;

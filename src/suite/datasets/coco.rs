@@ -3,16 +3,17 @@
 //! neither found nor missed.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::{check_box, DatasetSpec, Record, Source, MAX_ANNOTATION_BYTES, MAX_BOXES_PER_IMAGE};
+use super::{
+    check_box, DatasetSpec, Read, Record, Source, MAX_ANNOTATION_BYTES, MAX_BOXES_PER_IMAGE,
+};
 use crate::error::{Error, Result};
 use crate::files::{dir_of, read_bounded};
 
 /// The records of a COCO file; returns the file too, for errors about the whole.
-pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<Record>)> {
+pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<Read> {
     let file = source.resolve("path", &spec.path)?;
     let bytes = read_bounded(&file, MAX_ANNOTATION_BYTES)?;
     let root: Value = serde_json::from_slice(&bytes)
@@ -112,7 +113,10 @@ pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<
         record.boxes.push((b, class.clone()));
     }
     let records = order.into_iter().filter_map(|id| by_id.remove(&id)).collect();
-    Ok((file, records))
+    let mut ids: Vec<(&i64, &String)> = classes.iter().collect();
+    ids.sort();
+    let classes = ids.into_iter().map(|(_, name)| name.clone()).collect();
+    Ok(Read { file, records, classes: Some(classes) })
 }
 
 /// An object's scalar fields as text (strings as they are, numbers and booleans written out).

@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 
 use super::yolo::{files_of, is_image};
-use super::{DatasetSpec, Record, Source};
+use super::{DatasetSpec, Read, Record, Source};
 use crate::error::{Error, Result};
 
 /// The records of a class-folder export; returns its root too, for errors about the whole.
-pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<Record>)> {
+pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<Read> {
     let root = source.resolve("path", &spec.path)?;
     let key = format!("{}.path", source.key);
     let entries = std::fs::read_dir(&root)
@@ -43,5 +43,7 @@ pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<
             });
         }
     }
-    Ok((root, records))
+    // Folder names sort alphabetically ("10" before "9"): the model's class order only by a
+    // training script's convention, so none is claimed.
+    Ok(Read { file: root, records, classes: None })
 }

@@ -5,14 +5,13 @@
 //! fields `tags_from` can name.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
-use super::{check_box, DatasetSpec, Record, Source, MAX_BOXES_PER_IMAGE};
+use super::{check_box, DatasetSpec, Read, Record, Source, MAX_BOXES_PER_IMAGE};
 use crate::error::{Error, Result};
 use crate::files::{dir_of, read_bounded};
 
 /// The records of a CSV export; returns the file too, for errors about the whole.
-pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<Record>)> {
+pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<Read> {
     let file = source.resolve("path", &spec.path)?;
     let bytes = read_bounded(&file, super::MAX_ANNOTATION_BYTES)?;
     let images = match &spec.images {
@@ -98,5 +97,5 @@ pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<
         }
         record.boxes.push((b, class));
     }
-    Ok((file, records))
+    Ok(Read { file, records, classes: None })
 }

@@ -2,15 +2,13 @@
 //! `name` and `bndbox/xmin|ymin|xmax|ymax`). VOC counts pixels from 1 and includes both ends, so
 //! a box becomes `[xmin − 1, ymin − 1, xmax, ymax]` in preflight's continuous coordinates.
 
-use std::path::PathBuf;
-
 use super::yolo::files_of;
-use super::{check_box, DatasetSpec, Record, Source, MAX_BOXES_PER_IMAGE};
+use super::{check_box, DatasetSpec, Read, Record, Source, MAX_BOXES_PER_IMAGE};
 use crate::error::{Error, Result};
 use crate::files::read_text;
 
 /// The records of a VOC annotation folder; returns the folder too, for errors about the whole.
-pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<Record>)> {
+pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<Read> {
     let folder = source.resolve("path", &spec.path)?;
     let images = match &spec.images {
         Some(rel) => source.resolve("images", rel)?,
@@ -74,7 +72,7 @@ pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<
         }
         records.push(record);
     }
-    Ok((folder, records))
+    Ok(Read { file: folder, records, classes: None })
 }
 
 /// The trimmed text of the element at `path` (`a/b`) below `node`.

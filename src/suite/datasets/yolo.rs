@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{check_box, DatasetSpec, Record, Source, MAX_BOXES_PER_IMAGE};
+use super::{check_box, DatasetSpec, Read, Record, Source, MAX_BOXES_PER_IMAGE};
 use crate::error::{Error, Result};
 use crate::files::read_text;
 
@@ -30,7 +30,7 @@ pub(super) fn is_image(p: &Path) -> bool {
 }
 
 /// The records of a YOLO export; returns the labels folder too, for errors about the whole.
-pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<Record>)> {
+pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<Read> {
     let labels = source.resolve("path", &spec.path)?;
     if !labels.is_dir() {
         return Err(Error::config(
@@ -146,5 +146,5 @@ pub(super) fn read(source: &Source, spec: &DatasetSpec) -> Result<(PathBuf, Vec<
             record.boxes.push((b, name.clone()));
         }
     }
-    Ok((labels, records))
+    Ok(Read { file: labels, records, classes: Some(names) })
 }

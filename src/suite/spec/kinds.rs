@@ -82,6 +82,45 @@ pub struct AccuracySpec {
     /// precision, AP).
     #[serde(default)]
     pub class: Option<String>,
+    /// Detection recall: only labelled boxes of this size count (`small`, `medium`, `large`
+    /// by COCO's area rule).
+    #[serde(default)]
+    pub size: Option<BoxSize>,
+}
+
+/// COCO's size classes of a box by its area: under 32², under 96² pixels, larger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BoxSize {
+    /// Under 32² pixels.
+    Small,
+    /// Under 96² pixels.
+    Medium,
+    /// 96² pixels or more.
+    Large,
+}
+
+impl BoxSize {
+    /// The size class of a box `[x0, y0, x1, y1]`.
+    pub fn of(b: &[f32; 4]) -> BoxSize {
+        let area = (b[2] - b[0]) * (b[3] - b[1]);
+        if area < 32.0 * 32.0 {
+            BoxSize::Small
+        } else if area < 96.0 * 96.0 {
+            BoxSize::Medium
+        } else {
+            BoxSize::Large
+        }
+    }
+
+    /// Its name in suites and tags.
+    pub fn name(self) -> &'static str {
+        match self {
+            BoxSize::Small => "small",
+            BoxSize::Medium => "medium",
+            BoxSize::Large => "large",
+        }
+    }
 }
 
 /// `kind = "invariance"`.

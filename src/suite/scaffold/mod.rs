@@ -4,8 +4,15 @@
 //! same numbers (parity against outputs recorded at init). Decisions are the model author's
 //! to add: an output kind and labelled cases.
 
+mod export;
+mod from_cases;
+mod gates;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+pub use crate::suite::datasets::Format as ExportFormat;
+pub use export::CasesOptions;
 
 use image::{Rgb, RgbImage};
 
@@ -24,6 +31,8 @@ pub struct InitOptions {
     pub name: Option<String>,
     /// Input height and width, for a model whose file leaves them open.
     pub input_size: Option<(usize, usize)>,
+    /// A labelled export to gate decisions on (`--cases`).
+    pub cases: Option<CasesOptions>,
 }
 
 /// What `init` wrote and measured.
@@ -35,6 +44,8 @@ pub struct Scaffold {
     pub p99_ms: f64,
     /// The latency budget written into the suite (ms).
     pub budget_ms: f64,
+    /// What was recognised, measured and set, a line each.
+    pub notes: Vec<String>,
 }
 
 /// Timed runs at init; the suite's latency budget is 4× their p99 (at least 10 ms): a
@@ -61,12 +72,17 @@ pub fn init(model: &Path, dir: &Path, options: &InitOptions) -> Result<Scaffold>
     }
     let stem = model.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
     let name = options.name.clone().unwrap_or(stem);
-    let extra = "\n[suites]\nboot = \"suite.toml\"\n";
-    let manifest = summary
-        .complete_manifest(&name, options.input_size, extra)
-        .map_err(|m| Error::model(model, m))?;
     let created = !dir.exists();
-    let result = write(model, dir, &name, &manifest);
+    let result = match &options.cases {
+        Some(cases) => from_cases::write(model, dir, &name, &summary, options.input_size, cases),
+        None => {
+            let extra = "\n[suites]\nboot = \"suite.toml\"\n";
+            let manifest = summary
+                .complete_manifest(&name, options.input_size, extra)
+                .map_err(|m| Error::model(model, m))?;
+            write(model, dir, &name, &manifest)
+        }
+    };
     if result.is_err() {
         // Leave nothing half-made: what init created goes, a directory it was given stays.
         let _ = if created { std::fs::remove_dir_all(dir) } else { clear(dir) };
@@ -90,16 +106,7 @@ fn write(model_file: &Path, dir: &Path, name: &str, manifest: &str) -> Result<Sc
         .map_err(|e| Error::model(&pattern, format!("cannot write the test pattern: {e}")))?;
     let model = Model::from_bundle(bundle)?;
     let image = model.load_image(&pattern)?;
-    let mut ms = Vec::with_capacity(TIMED_RUNS);
-    for i in 0..TIMED_RUNS + 3 {
-        let start = Instant::now();
-        model.infer(&image, DecodeOptions::default())?;
-        if i >= 3 {
-            ms.push(start.elapsed().as_secs_f64() * 1e3);
-        }
-    }
-    ms.sort_by(f64::total_cmp);
-    let p99 = nearest_rank(&ms, 0.99);
+    let p99 = time_p99(&model, &image)?;
     let budget = (p99 * 4.0).max(10.0).ceil();
     let suite_path = dir.join("suite.toml");
     std::fs::write(&suite_path, suite_text(name, p99, budget)).map_err(|e| io(&suite_path, e))?;
@@ -111,7 +118,21 @@ fn write(model_file: &Path, dir: &Path, name: &str, manifest: &str) -> Result<Sc
         .into_iter()
         .chain(std::iter::once(PathBuf::from("cases/pattern.png")))
         .collect();
-    Ok(Scaffold { files, p99_ms: p99, budget_ms: budget })
+    Ok(Scaffold { files, p99_ms: p99, budget_ms: budget, notes: vec![] })
+}
+
+/// The p99 of [`TIMED_RUNS`] runs on `image` after three warm-up runs (ms).
+fn time_p99(model: &Model, image: &image::DynamicImage) -> Result<f64> {
+    let mut ms = Vec::with_capacity(TIMED_RUNS);
+    for i in 0..TIMED_RUNS + 3 {
+        let start = Instant::now();
+        model.infer(image, DecodeOptions::default())?;
+        if i >= 3 {
+            ms.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok(nearest_rank(&ms, 0.99))
 }
 
 fn clear(dir: &Path) -> std::io::Result<()> {
@@ -127,6 +148,7 @@ fn clear(dir: &Path) -> std::io::Result<()> {
 }
 
 fn suite_text(name: &str, p99: f64, budget: f64) -> String {
+    let checks = budget_checks("pattern", p99, budget, &["pattern".to_string()]);
     format!(
         r#"# Written by `preflight init`: it proves the model loads and runs on this hardware, as
 # fast as when the bundle was made (latency, cold start, memory) and with the same numbers
@@ -142,40 +164,7 @@ id = "pattern"
 image = "cases/pattern.png"
 tags = ["pattern"]
 
-[[checks]]
-name = "latency-p99"
-kind = "latency"
-severity = "critical"
-description = "End-to-end p99 on the test pattern within budget (measured {p99:.2} ms at init; 4x headroom, at least 10 ms: tighten it on the target board)."
-stat = "p99"
-case = "pattern"
-warmup = 3
-iterations = 20
-threshold = {budget:.1}
-
-[[checks]]
-name = "parity"
-kind = "parity"
-severity = "major"
-description = "Raw outputs match those recorded at init (approximate: what other CPUs are held to)."
-golden = "golden.json"
-tolerance = "approximate"
-cases = ["pattern"]
-
-[[checks]]
-name = "cold-start"
-kind = "cold_start"
-severity = "minor"
-description = "Bundle open to first result."
-threshold = 5000.0
-
-[[checks]]
-name = "peak-memory"
-kind = "memory"
-severity = "minor"
-description = "Peak resident memory of the whole process."
-threshold = 1024.0
-"#
+{checks}"#
     )
 }
 
@@ -198,6 +187,49 @@ fn test_pattern(w: u32, h: u32) -> RgbImage {
         }
         Rgb([(fx * 255.0) as u8, (fy * 255.0) as u8, ((1.0 - fx) * 160.0) as u8])
     })
+}
+
+/// Latency, parity, cold start and memory: what every scaffolded suite gates.
+fn budget_checks(case: &str, p99: f64, budget: f64, parity: &[String]) -> String {
+    let ids: Vec<String> = parity.iter().map(|i| format!("{i:?}")).collect();
+    let ids = ids.join(", ");
+    format!(
+        r#"
+[[checks]]
+name = "latency-p99"
+kind = "latency"
+severity = "critical"
+description = "End-to-end p99 on case {case} within budget (measured {p99:.2} ms at init; 4x headroom, at least 10 ms: tighten it on the target board)."
+stat = "p99"
+case = {case:?}
+warmup = 3
+iterations = 20
+threshold = {budget:.1}
+
+[[checks]]
+name = "parity"
+kind = "parity"
+severity = "major"
+description = "Raw outputs match those recorded at init (approximate: what other CPUs are held to)."
+golden = "golden.json"
+tolerance = "approximate"
+cases = [{ids}]
+
+[[checks]]
+name = "cold-start"
+kind = "cold_start"
+severity = "minor"
+description = "Bundle open to first result."
+threshold = 5000.0
+
+[[checks]]
+name = "peak-memory"
+kind = "memory"
+severity = "minor"
+description = "Peak resident memory of the whole process."
+threshold = 1024.0
+"#
+    )
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod faults;
 mod flag;
 mod fuzz;
 mod harness;
+mod init_cases;
 mod hostile;
 mod install;
 mod layers;

@@ -61,8 +61,9 @@ pub fn recognise(input: &[String], output: &[String], softmaxed: bool) -> Option
             if *a > 4 && cells.contains(n) && a < n {
                 return Some(Head::Yolo { layout: "v8", classes: a - 4, candidates: *n });
             }
-            if *a > 5 && cells.iter().any(|c| 3 * c == *n) {
-                return Some(Head::Yolo { layout: "v5", classes: a - 5, candidates: *n });
+            // v5: candidates first (three anchors a cell), then the box, objectness, classes.
+            if *n > 5 && cells.iter().any(|c| 3 * c == *a) {
+                return Some(Head::Yolo { layout: "v5", classes: n - 5, candidates: *a });
             }
             None
         }
@@ -76,10 +77,11 @@ pub fn recognise(input: &[String], output: &[String], softmaxed: bool) -> Option
 /// Candidates a YOLO head has at this input size: the cells of strides 8, 16, 32, and of
 /// 8…64 for P6 models (sizes rounded up, as a padded feature map is).
 fn grid_cells(input: &[String]) -> Option<Vec<usize>> {
-    let n: Vec<usize> = input.iter().map(|d| d.parse().ok()).collect::<Option<_>>()?;
+    // The batch may be symbolic; the height, width and channels must be numbers.
+    let n: Vec<Option<usize>> = input.iter().map(|d| d.parse().ok()).collect();
     let (h, w) = match n.as_slice() {
-        [_, 1 | 3, h, w] => (*h, *w),
-        [_, h, w, 1 | 3] => (*h, *w),
+        [_, Some(1 | 3), Some(h), Some(w)] => (*h, *w),
+        [_, Some(h), Some(w), Some(1 | 3)] => (*h, *w),
         _ => return None,
     };
     let cells = |strides: &[usize]| -> usize {

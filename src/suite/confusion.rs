@@ -90,7 +90,7 @@ mod tests {
             description: String::new(),
             severity: crate::suite::spec::Severity::Critical,
             passed: Some(true),
-            status: crate::suite::report::Status::Pass,
+            status: crate::suite::gate::Status::Pass,
             measured: Some(5.0 / 6.0),
             threshold: Some(0.5),
             unit: "rate".into(),

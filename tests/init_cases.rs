@@ -37,15 +37,8 @@ fn fetched_class_folders_become_a_passing_suite_with_fitted_thresholds() {
     std::fs::write(&labels, "0\n90\n180\n270\n").unwrap();
     let dir = tmp.path().join("bundle");
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    let o = preflight(&[
-        "init",
-        &s(&model),
-        &s(&dir),
-        "--cases",
-        &s(&export),
-        "--labels",
-        &s(&labels),
-    ]);
+    let o =
+        preflight(&["init", &s(&model), &s(&dir), "--cases", &s(&export), "--labels", &s(&labels)]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("classification scores: 4 classes"), "{out}");
@@ -80,8 +73,7 @@ fn fetched_class_folders_become_a_passing_suite_with_fitted_thresholds() {
 /// The number after `key` in `text`.
 fn figure(text: &str, key: &str) -> f64 {
     let at = text.find(key).unwrap_or_else(|| panic!("{key:?} not in {text}")) + key.len();
-    let n: String =
-        text[at..].chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let n: String = text[at..].chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
     n.parse().unwrap_or_else(|_| panic!("no number after {key:?} in {text}"))
 }
 

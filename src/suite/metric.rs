@@ -163,17 +163,22 @@ fn class_of(d: &Detection) -> String {
     d.label.clone().or_else(|| d.class.map(|c| c.to_string())).unwrap_or_default()
 }
 
-/// Keeps only `class`'s labelled boxes and detections: per-class recall, precision and AP.
-pub(crate) fn for_class(preds: &[(Case, Prediction)], class: &str) -> Vec<(Case, Prediction)> {
+/// Keeps only the labelled boxes and detections of `classes`: per-class recall, precision
+/// and AP, or mAP over a chosen set of classes.
+pub(crate) fn for_classes(
+    preds: &[(Case, Prediction)],
+    classes: &[String],
+) -> Vec<(Case, Prediction)> {
+    let kept = |c: &str| classes.iter().any(|k| k == c);
     preds
         .iter()
         .map(|(case, pred)| {
             let mut case = case.clone();
             if !case.box_classes.is_empty() {
-                let keep: Vec<bool> = case.box_classes.iter().map(|c| c == class).collect();
+                let keep: Vec<bool> = case.box_classes.iter().map(|c| kept(c)).collect();
                 let mut k = keep.iter();
                 case.boxes.retain(|_| *k.next().unwrap_or(&false));
-                case.box_classes.retain(|c| c == class);
+                case.box_classes.retain(|c| kept(c));
                 case.objects = Some(case.boxes.len());
             }
             let pred = match pred {
@@ -181,9 +186,7 @@ pub(crate) fn for_class(preds: &[(Case, Prediction)], class: &str) -> Vec<(Case,
                     // A single-class detector's detections (no class, no label) are of any.
                     detections: detections
                         .iter()
-                        .filter(|d| {
-                            (d.class.is_none() && d.label.is_none()) || class_of(d) == class
-                        })
+                        .filter(|d| (d.class.is_none() && d.label.is_none()) || kept(&class_of(d)))
                         .cloned()
                         .collect(),
                     max_score: *max_score,

@@ -69,6 +69,9 @@ pub(super) fn validate(file: &Path, prefix: &str, check: &CheckSpec) -> Result<(
             rate(&a.threshold)?;
             score(a.scoring.score_threshold)?;
             iou(a.scoring.iou)?;
+            if a.class.is_some() && !a.classes.is_empty() {
+                return bad("classes", "give `class` or `classes`, not both".into());
+            }
             if a.size.is_some() && a.metric != crate::suite::spec::Metric::Recall {
                 return bad(
                     "size",

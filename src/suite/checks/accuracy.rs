@@ -9,9 +9,10 @@ impl Runner<'_> {
     pub(crate) fn accuracy(&mut self, a: &AccuracySpec) -> Checked {
         let cases = self.select(&a.select)?;
         let preds = self.predictions(&cases, None, a.scoring.score_threshold)?;
-        let preds = match &a.class {
-            Some(class) => crate::suite::metric::for_class(&preds, class),
-            None => preds,
+        let classes: Vec<String> = a.class.iter().chain(&a.classes).cloned().collect();
+        let preds = match classes.is_empty() {
+            false => crate::suite::metric::for_classes(&preds, &classes),
+            true => preds,
         };
         // Recall of one size: only boxes of that size are to be found; a detection of a box
         // of another size cannot match one of these (its IoU with them is low).

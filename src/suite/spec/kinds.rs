@@ -82,6 +82,10 @@ pub struct AccuracySpec {
     /// precision, AP).
     #[serde(default)]
     pub class: Option<String>,
+    /// Detection: only these classes' labelled boxes and detections count (mAP over a chosen
+    /// set of classes).
+    #[serde(default)]
+    pub classes: Vec<String>,
     /// Detection recall: only labelled boxes of this size count (`small`, `medium`, `large`
     /// by COCO's area rule).
     #[serde(default)]

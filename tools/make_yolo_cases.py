@@ -146,6 +146,18 @@ def scaled(img):
     return img
 
 
+# Written as PNG, not JPEG: the bundle's parity case. JPEG decoders differ (Pillow's libjpeg
+# and the Rust image crate's give pixels a few levels apart, which moves YOLOv8n's raw output
+# by up to 13 on a box coordinate), so a lossless file keeps the two engines alone compared.
+LOSSLESS = {"ocv-vtest-0160"}
+
+
+def png(img):
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
 def jpeg(img):
     out = io.BytesIO()
     img.save(out, "JPEG", quality=QUALITY)
@@ -191,9 +203,10 @@ def generate(out, workdir):
     images, annotations = [], []
     for number, (entry, img) in enumerate(source_images(labels, workdir), start=1):
         small = scaled(img)
-        name = f"images/{entry['id']}.jpg"
+        lossless = entry["id"] in LOSSLESS
+        name = f"images/{entry['id']}.{'png' if lossless else 'jpg'}"
         with open(os.path.join(out, name), "wb") as f:
-            f.write(jpeg(small))
+            f.write(png(small) if lossless else jpeg(small))
         sx, sy = small.size[0] / img.size[0], small.size[1] / img.size[1]
         record = {"id": number, "file_name": name, "width": small.size[0],
                   "height": small.size[1], "case": entry["id"], "source": entry["package"],
@@ -240,7 +253,7 @@ def sources_md(labels, images, annotations):
         "Made by `python3 tools/make_yolo_cases.py` (do not edit; `--check` compares). Each image",
         "is a file shipped inside a registry package (none made by this project), turned to RGB,",
         f"scaled to at most {MAX_SIDE} px on its longer side and written as a JPEG (quality "
-        f"{QUALITY}) by",
+        f"{QUALITY}; the parity case {', '.join(sorted(LOSSLESS))} as a PNG) by",
         "the pinned Pillow; a video frame is the n-th frame OpenCV decodes. `annotations.json` is a",
         "COCO detection export of the hand labels in `tools/yolo_labels.json` (boxes in source",
         "pixels there, scaled here), with all 80 COCO categories under their COCO ids.",

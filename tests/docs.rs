@@ -81,6 +81,7 @@ const PAGES: &[&str] = &[
     "models/ppocr/README.md",
     "models/doc-orientation/README.md",
     "models/doc-layout/README.md",
+    "models/yolov8n/README.md",
 ];
 
 struct Block {
@@ -509,6 +510,7 @@ page_tests! {
     docs_model_ppocr => "models/ppocr/README.md",
     docs_model_doc_orientation => "models/doc-orientation/README.md",
     docs_model_doc_layout => "models/doc-layout/README.md",
+    docs_model_yolov8n => "models/yolov8n/README.md",
 }
 
 /// docs/cli.md names every command `preflight --help` lists and every long option each one's

@@ -18,8 +18,9 @@
 #
 # Each binary runs `preflight run --format json` on astronaut.png (must find exactly one face,
 # score >= 0.75), then `preflight check BUNDLE --tier emulated --target
-# qemu-<arch>` for every bundle in ARM_BUNDLES (default: BlazeFace and the three PP-OCR models;
-# the PP-OCR ones need `python3 tools/fetch_ppocr.py` first, with the same PREFLIGHT_MODELS).
+# qemu-<arch>` for every bundle in ARM_BUNDLES (default: BlazeFace, the three PP-OCR models and
+# YOLOv8n; the fetched ones need `python3 tools/fetch_ppocr.py` first, with the same
+# PREFLIGHT_MODELS).
 # An emulated suite holds the boot suite's decision and parity checks on a few cases and no
 # timing checks: qemu makes every inference ~100x slower. Each must pass with every critical
 # and major check holding; the parity figures are printed. Reports land in
@@ -123,7 +124,7 @@ export CC_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-gcc
 # writes one: minutes under qemu for the PP-OCR widths, and emulated timings mean nothing.
 export PREFLIGHT_DECLUTTER_CACHE=off
 mkdir -p reports/arm
-read -r -a bundles <<<"${ARM_BUNDLES:-models/blazeface models/ppocr-det models/ppocr-cls models/ppocr-rec}"
+read -r -a bundles <<<"${ARM_BUNDLES:-models/blazeface models/ppocr-det models/ppocr-cls models/ppocr-rec models/yolov8n}"
 
 # --- one architecture ------------------------------------------------------------------------
 # Per architecture: triple, qemu, sysroot, CPU model, the environment tract needs to pick the

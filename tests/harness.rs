@@ -92,3 +92,30 @@ pub fn assert_one_line_error(o: &Output, needles: &[&str]) {
     }
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Asserts `ours` (detections of `run --format json`) pairs one to one with `theirs` (a
+/// reference's: `label`, `score`, `box`), each with its label, its score within `score` and
+/// every box side within `px` pixels.
+pub fn assert_same_detections(
+    ours: &[serde_json::Value],
+    theirs: &[serde_json::Value],
+    score: f64,
+    px: f64,
+) {
+    assert_eq!(ours.len(), theirs.len(), "ours: {ours:?}");
+    let num = |v: &serde_json::Value| v.as_f64().unwrap();
+    let boxed = |d: &serde_json::Value| -> Vec<f64> {
+        d["box"].as_array().unwrap().iter().map(num).collect()
+    };
+    let mut used = vec![false; ours.len()];
+    for t in theirs {
+        let found = ours.iter().enumerate().position(|(i, d)| {
+            !used[i]
+                && d["label"] == t["label"]
+                && (num(&d["score"]) - num(&t["score"])).abs() < score
+                && boxed(d).iter().zip(boxed(t)).all(|(a, b)| (a - b).abs() < px)
+        });
+        let i = found.unwrap_or_else(|| panic!("no match for {t} among {ours:?}"));
+        used[i] = true;
+    }
+}

@@ -115,23 +115,20 @@ fn exports_a_model_cannot_be_gated_on_are_one_line_errors() {
     std::fs::copy(root().join("models/blazeface/cases/astronaut.png"), export.join("a.png"))
         .unwrap();
     let json = export.join("instances.json");
-    std::fs::write(
-        &json,
-        r#"{"images": [{"id": 1, "file_name": "a.png", "width": 512, "height": 512}],
-            "annotations": [{"id": 1, "image_id": 1, "category_id": 9, "bbox": [1, 1, 5, 5]}],
-            "categories": [{"id": 1, "name": "face"}]}"#,
-    )
-    .unwrap();
+    // One image with one box of `category`, among categories that hold only `face` (1).
+    let write = |category: u32, bbox: [u32; 4]| {
+        let doc = serde_json::json!({
+            "images": [{"id": 1, "file_name": "a.png", "width": 512, "height": 512}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": category, "bbox": bbox}],
+            "categories": [{"id": 1, "name": "face"}],
+        });
+        std::fs::write(&json, doc.to_string()).unwrap();
+    };
+    write(9, [1, 1, 5, 5]);
     let o = preflight(&["init", &s(&blazeface), &s(&dir), "--cases", &s(&json)]);
     assert_one_line_error(&o, &["instances.json", "annotations[0]", "unknown category 9"]);
     // A valid export, but BlazeFace's anchor outputs name no decoder init can write.
-    std::fs::write(
-        &json,
-        r#"{"images": [{"id": 1, "file_name": "a.png", "width": 512, "height": 512}],
-            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [180, 80, 95, 95]}],
-            "categories": [{"id": 1, "name": "face"}]}"#,
-    )
-    .unwrap();
+    write(1, [180, 80, 95, 95]);
     let o = preflight(&["init", &s(&blazeface), &s(&dir), "--cases", &s(&json)]);
     assert_one_line_error(&o, &["face_detection_front", "neither", "[[datasets]]"]);
     // A path whose format cannot be told.

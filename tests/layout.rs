@@ -22,24 +22,8 @@ fn fetched_gfl_decoder_matches_rapid_layouts_post_processing() {
     let text = std::fs::read_to_string(root().join("models/doc-layout/reference.json")).unwrap();
     let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
     let theirs = reference["detections"]["brochure"].as_array().unwrap();
-    assert_eq!(ours.len(), theirs.len(), "ours: {ours:?}");
     assert!(theirs.len() >= 10, "the reference is not a trivial page");
-    let num = |v: &serde_json::Value| v.as_f64().unwrap();
-    let boxed = |d: &serde_json::Value| -> Vec<f64> {
-        d["box"].as_array().unwrap().iter().map(num).collect()
-    };
-    // Each reference detection has one of ours with its label, its score and its box.
-    let mut used = vec![false; ours.len()];
-    for t in theirs {
-        let found = ours.iter().enumerate().position(|(i, d)| {
-            !used[i]
-                && d["label"] == t["label"]
-                && (num(&d["score"]) - num(&t["score"])).abs() < 1e-3
-                && boxed(d).iter().zip(boxed(t)).all(|(a, b)| (a - b).abs() < 0.5)
-        });
-        let i = found.unwrap_or_else(|| panic!("no match for {t} among {ours:?}"));
-        used[i] = true;
-    }
+    assert_same_detections(&ours, theirs, 1e-3, 0.5);
 }
 
 #[test]

@@ -115,23 +115,8 @@ fn fetched_yolov8n_finds_what_onnxruntime_finds() {
     let text = std::fs::read_to_string(root().join("models/yolov8n/reference.json")).unwrap();
     let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
     let theirs = reference["detections"]["ocv-vtest-0160"].as_array().unwrap();
-    assert_eq!(ours.len(), theirs.len(), "ours: {ours:?}");
     assert!(theirs.len() >= 5, "the reference is not a trivial frame");
-    let num = |v: &serde_json::Value| v.as_f64().unwrap();
-    let boxed = |d: &serde_json::Value| -> Vec<f64> {
-        d["box"].as_array().unwrap().iter().map(num).collect()
-    };
-    let mut used = vec![false; ours.len()];
-    for t in theirs {
-        let found = ours.iter().enumerate().position(|(i, d)| {
-            !used[i]
-                && d["label"] == t["label"]
-                && (num(&d["score"]) - num(&t["score"])).abs() < 1e-3
-                && boxed(d).iter().zip(boxed(t)).all(|(a, b)| (a - b).abs() < 0.5)
-        });
-        let i = found.unwrap_or_else(|| panic!("no match for {t} among {ours:?}"));
-        used[i] = true;
-    }
+    assert_same_detections(&ours, theirs, 1e-3, 0.5);
 }
 
 #[test]

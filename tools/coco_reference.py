@@ -23,18 +23,25 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 
-def evaluate(gt_path, dt_path):
-    import make_ppocr_cases as ppocr
-    ppocr.in_venv(__file__)
+def cocoeval(gt_path, detections):
+    """pycocotools' COCOeval for boxes, run quietly; `detections` a file or a list. Returns the
+    ground truth and the evaluation (the caller's venv must hold pycocotools)."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(gt_path)
-        dt = gt.loadRes(dt_path)
+        dt = gt.loadRes(detections)
         ev = COCOeval(gt, dt, "bbox")
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
+    return gt, ev
+
+
+def evaluate(gt_path, dt_path):
+    import make_ppocr_cases as ppocr
+    ppocr.in_venv(__file__)
+    gt, ev = cocoeval(gt_path, dt_path)
     # precision[T, R, K, A, M]: IoU thresholds, recall points, classes, area ranges, maxDets.
     p = ev.eval["precision"][:, :, :, 0, -1]
     per_class = {}

@@ -192,10 +192,9 @@ def jpeg(img):
     return out.getvalue()
 
 
-def clip_frames(data, suffix):
-    """CLIP_FRAMES evenly spaced frames, read in order (seeking is unreliable in some clips)."""
+def decode_clip(data, suffix):
+    """Every frame of a clip (BGR arrays), read in order: seeking is unreliable in some clips."""
     import cv2
-    from PIL import Image
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "clip" + suffix)
         with open(path, "wb") as f:
@@ -208,6 +207,15 @@ def clip_frames(data, suffix):
                 break
             frames.append(frame)
         cap.release()
+    return frames
+
+
+def clip_frames(data, suffix):
+    """CLIP_FRAMES evenly spaced frames of a clip."""
+    import cv2
+    from PIL import Image
+    frames = decode_clip(data, suffix)
+    path = "clip" + suffix
     if len(frames) < CLIP_FRAMES:
         sys.exit(f"error: {path}: {len(frames)} frames decoded")
     picks = [round(i * (len(frames) - 1) / (CLIP_FRAMES - 1)) for i in range(CLIP_FRAMES)]

@@ -117,19 +117,7 @@ def clip_frame(data, suffix, index, cache):
     from PIL import Image
     key = sha256(data)
     if key not in cache:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "clip" + suffix)
-            with open(path, "wb") as f:
-                f.write(data)
-            cap = cv2.VideoCapture(path)
-            decoded = []
-            while True:
-                ok, frame = cap.read()
-                if not ok:
-                    break
-                decoded.append(frame)
-            cap.release()
-        cache[key] = decoded
+        cache[key] = frames.decode_clip(data, suffix)
     decoded = cache[key]
     if index >= len(decoded):
         sys.exit(f"error: clip {key[:16]}: {len(decoded)} frames decoded, frame {index} wanted")

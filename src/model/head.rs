@@ -39,6 +39,10 @@ impl Head {
     /// One line for `inspect`.
     pub fn describe(&self) -> String {
         match self {
+            // A head named rather than read has no known candidate count (0).
+            Head::Yolo { layout, classes, candidates: 0 } => format!(
+                "YOLO {layout} head: {classes} classes ([output] kind = \"yolo\", layout = \"{layout}\")"
+            ),
             Head::Yolo { layout, classes, candidates } => format!(
                 "YOLO {layout} head: {classes} classes, {candidates} candidates ([output] kind = \"yolo\", layout = \"{layout}\")"
             ),

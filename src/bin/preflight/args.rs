@@ -129,6 +129,10 @@ pub(crate) enum Command {
         /// Seed of the fit / held-apart split.
         #[arg(long, default_value_t = 0, requires = "cases")]
         seed: u64,
+        /// The decoder, where the model's outputs do not say it (a YOLO head of symbolic
+        /// size, say).
+        #[arg(long, value_enum, requires = "cases")]
+        decoder: Option<DecoderArg>,
     },
     /// Run the bundle's behaviour suite on this hardware and gate on the verdict.
     ///
@@ -367,4 +371,12 @@ fn parse_margin(s: &str) -> Result<f64, String> {
         Ok(m) if (0.0..1.0).contains(&m) => Ok(m),
         _ => Err(format!("{s:?} is not a margin in [0, 1)")),
     }
+}
+
+/// Decoders `init --cases` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DecoderArg {
+    YoloV8,
+    YoloV5,
+    Classification,
 }

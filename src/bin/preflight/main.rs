@@ -132,6 +132,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             labels,
             margin,
             seed,
+            decoder,
         } => {
             use preflight::suite::scaffold::CasesOptions;
             let cases = cases.map(|path| CasesOptions {
@@ -142,6 +143,13 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 labels,
                 margin,
                 seed,
+                decoder: decoder.map(|d| match d {
+                    args::DecoderArg::YoloV8 => preflight::suite::scaffold::Decoder::YoloV8,
+                    args::DecoderArg::YoloV5 => preflight::suite::scaffold::Decoder::YoloV5,
+                    args::DecoderArg::Classification => {
+                        preflight::suite::scaffold::Decoder::Classification
+                    }
+                }),
             });
             init(&model, &dir, name, input_size, cases)
         }

@@ -5,6 +5,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::model::head::Head;
 use crate::suite::datasets::{read_export, DatasetSpec, Export, Format};
 
 /// Where the export is and how to read it.
@@ -28,6 +29,31 @@ pub struct CasesOptions {
     pub margin: f64,
     /// Seed of the fit / held-apart split.
     pub seed: u64,
+    /// The decoder, where the model's outputs do not say it.
+    pub decoder: Option<Decoder>,
+}
+
+/// Decoders `init --cases` writes, named where the outputs leave them open (a symbolic
+/// candidate count, say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoder {
+    /// An Ultralytics v8 / YOLO11 head, `[1, 4 + C, N]`.
+    YoloV8,
+    /// An Ultralytics v5 head, `[1, N, 5 + C]`.
+    YoloV5,
+    /// Class scores, a softmax applied.
+    Classification,
+}
+
+impl Decoder {
+    /// The head it stands for, scoring `classes` classes.
+    pub(super) fn head(self, classes: usize) -> Head {
+        match self {
+            Decoder::YoloV8 => Head::Yolo { layout: "v8", classes, candidates: 0 },
+            Decoder::YoloV5 => Head::Yolo { layout: "v5", classes, candidates: 0 },
+            Decoder::Classification => Head::Classification { classes, softmaxed: false },
+        }
+    }
 }
 
 /// An export read in place.

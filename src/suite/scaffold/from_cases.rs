@@ -41,7 +41,7 @@ pub(super) fn write(
     o: &CasesOptions,
 ) -> Result<Scaffold> {
     let located = locate(o)?;
-    let (head, labels, labels_from) = decoder(model_file, summary, &located, o)?;
+    let (head, labels, labels_from) = decoder(model_file, summary, input_size, &located, o)?;
     let detection = matches!(head, Head::Yolo { .. });
     let io = |p: &Path, e: std::io::Error| Error::io(p, e);
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
@@ -192,10 +192,11 @@ pub(super) fn write(
             skipped.join(", ")
         ));
     }
+    let how = if o.decoder.is_some() { "named by --decoder" } else { "from the outputs" };
     notes.insert(
         0,
         format!(
-            "{} from the outputs; labels: {labels_from}; {} cases, {copied} files copied",
+            "{} {how}; labels: {labels_from}; {} cases, {copied} files copied",
             head.describe(),
             cases.len()
         ),
@@ -234,34 +235,11 @@ fn measure(model: &Model, suite: &Suite) -> Measured {
 fn decoder(
     model_file: &Path,
     summary: &OnnxSummary,
+    size: Option<(usize, usize)>,
     located: &Located,
     o: &CasesOptions,
 ) -> Result<(Head, Vec<String>, String)> {
     let export = &located.export;
-    let Some(head) = summary.head.clone() else {
-        let shapes: Vec<String> =
-            summary.outputs.iter().map(|t| format!("[{}]", t.shape.join(", "))).collect();
-        return Err(Error::model(
-            model_file,
-            format!(
-                "init --cases writes YOLO and classification decoders, and these outputs are neither ({}): write [output] by hand (docs/bundle.md) and list the export as [[datasets]]",
-                shapes.join(", ")
-            ),
-        ));
-    };
-    let boxes = export.cases.iter().any(|c| !c.boxes.is_empty());
-    let detection = matches!(head, Head::Yolo { .. });
-    if detection != boxes {
-        let (has, wants) =
-            if boxes { ("boxes", "a detector") } else { ("image labels", "a classifier") };
-        return Err(Error::model(
-            model_file,
-            format!(
-                "the export holds {has}, which need {wants}, but the outputs are {}",
-                head.describe()
-            ),
-        ));
-    }
     let (labels, from) = if let Some(p) = &o.labels {
         let text = crate::files::read_bounded(p, 1 << 20)?;
         let names: Vec<String> = String::from_utf8_lossy(&text)
@@ -281,6 +259,33 @@ fn decoder(
             "neither the model file nor the export orders the classes: give --labels FILE (one name per line, in the model's class order)",
         ));
     };
+    let head = match o.decoder {
+        Some(named) => named.head(labels.len()),
+        None => recognised(summary, size).ok_or_else(|| {
+            let shapes: Vec<String> =
+                summary.outputs.iter().map(|t| format!("[{}]", t.shape.join(", "))).collect();
+            Error::model(
+                model_file,
+                format!(
+                    "the outputs ({}) do not say their decoder: name it with --decoder yolo-v8|yolo-v5|classification, or write [output] by hand (docs/bundle.md) and list the export as [[datasets]]",
+                    shapes.join(", ")
+                ),
+            )
+        })?,
+    };
+    let boxes = export.cases.iter().any(|c| !c.boxes.is_empty());
+    let detection = matches!(head, Head::Yolo { .. });
+    if detection != boxes {
+        let (has, wants) =
+            if boxes { ("boxes", "a detector") } else { ("image labels", "a classifier") };
+        return Err(Error::model(
+            model_file,
+            format!(
+                "the export holds {has}, which need {wants}, but the outputs are {}",
+                head.describe()
+            ),
+        ));
+    }
     if labels.len() != head.classes() {
         return Err(Error::model(
             model_file,
@@ -299,6 +304,28 @@ fn decoder(
         ));
     }
     Ok((head, labels, from))
+}
+
+/// The head the outputs call for; a file that leaves the input size open is read at `size`
+/// (`--input-size`), where the grid of a YOLO head can then be told.
+fn recognised(summary: &OnnxSummary, size: Option<(usize, usize)>) -> Option<Head> {
+    if let Some(head) = &summary.head {
+        return Some(head.clone());
+    }
+    let ((h, w), [input], [output]) =
+        (size?, summary.inputs.as_slice(), summary.outputs.as_slice())
+    else {
+        return None;
+    };
+    let mut dims = input.shape.clone();
+    let (ha, wa) = match dims.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [_, "1" | "3", _, _] => (2, 3),
+        [_, _, _, "1" | "3"] => (1, 2),
+        _ => return None,
+    };
+    dims[ha] = h.to_string();
+    dims[wa] = w.to_string();
+    crate::model::head::recognise(&dims, &output.shape, false)
 }
 
 /// The manifest: the file's `[input]` with the decoder's `[output]`; a YOLO model is fed as
@@ -329,6 +356,6 @@ fn manifest(
         ),
     };
     Ok(format!(
-        "{input}\n[output]\n# Chosen by `preflight init` from the model's outputs.\n{output}\n# Suites by purpose: `check` runs the boot suite; `check --tier acceptance` the other.\n[suites]\nboot = \"suite.toml\"\nacceptance = \"suite-full.toml\"\n"
+        "{input}\n[output]\n# Chosen by `preflight init` (from the model's outputs, or named by --decoder).\n{output}\n# Suites by purpose: `check` runs the boot suite; `check --tier acceptance` the other.\n[suites]\nboot = \"suite.toml\"\nacceptance = \"suite-full.toml\"\n"
     ))
 }

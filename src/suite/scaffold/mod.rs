@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 pub use crate::suite::datasets::Format as ExportFormat;
-pub use export::CasesOptions;
+pub use export::{CasesOptions, Decoder};
 
 use image::{Rgb, RgbImage};
 

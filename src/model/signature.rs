@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::bundle::Bundle;
 use crate::error::{Error, Result};
-use crate::files::{parse_toml, read_text, write_atomically};
+use crate::files::{hex, parse_toml, read_text, write_atomically};
 
 /// File name of the signature inside a bundle directory.
 pub const SIGNATURE_FILE: &str = "bundle.sig";
@@ -117,10 +117,6 @@ fn parse_tagged(text: &str, tag: &str) -> std::result::Result<[u8; 32], String> 
     let bytes = unhex(digits).filter(|b| b.len() == 32);
     let bytes = bytes.ok_or_else(|| format!("expected 64 hex digits after `{tag}`"))?;
     Ok(bytes.try_into().expect("length checked"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

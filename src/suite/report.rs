@@ -445,17 +445,7 @@ fn fmt_num(v: f64) -> String {
 }
 
 fn esc(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '&' => "&amp;".into(),
-            '<' => "&lt;".into(),
-            '>' => "&gt;".into(),
-            '"' => "&quot;".into(),
-            '\'' => "&apos;".into(),
-            c if (c as u32) < 0x20 && c != '\n' && c != '\t' => " ".into(),
-            c => c.to_string(),
-        })
-        .collect()
+    crate::text::escape_markup(s)
 }
 
 fn rfc3339(secs: u64) -> String {
@@ -488,5 +478,7 @@ mod tests {
     #[test]
     fn xml_escaping() {
         assert_eq!(esc("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+        // One escaper for HTML and XML: the apostrophe as both read it, no control characters.
+        assert_eq!(esc("it's\u{7}\n"), "it&#39;s \n");
     }
 }

@@ -175,12 +175,13 @@ def members(path, names):
         return {n: t.extractfile(n).read() for n in names}
 
 
-def scaled(img):
+def scaled(img, max_side=MAX_SIDE, keep_gray=True):
+    """`img` at most `max_side` on its longer side (Lanczos), in RGB (or kept gray)."""
     from PIL import Image
-    if img.mode not in ("RGB", "L"):
+    if img.mode not in (("RGB", "L") if keep_gray else ("RGB",)):
         img = img.convert("RGB")
     w, h = img.size
-    s = MAX_SIDE / max(w, h)
+    s = max_side / max(w, h)
     if s < 1:
         img = img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS)
     return img

@@ -114,16 +114,6 @@ def clip_frame(data, suffix, index, cache):
     return Image.fromarray(cv2.cvtColor(decoded[index], cv2.COLOR_BGR2RGB))
 
 
-def scaled(img):
-    from PIL import Image
-    img = img.convert("RGB")
-    w, h = img.size
-    s = MAX_SIDE / max(w, h)
-    if s < 1:
-        img = img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS)
-    return img
-
-
 # Written as PNG, not JPEG: the bundle's parity case. JPEG decoders differ (Pillow's libjpeg
 # and the Rust image crate's give pixels a few levels apart, which moves YOLOv8n's raw output
 # by up to 13 on a box coordinate), so a lossless file keeps the two engines alone compared.
@@ -180,7 +170,7 @@ def generate(out, workdir):
     os.makedirs(os.path.join(out, "images"), exist_ok=True)
     images, annotations = [], []
     for number, (entry, img) in enumerate(source_images(labels, workdir), start=1):
-        small = scaled(img)
+        small = frames.scaled(img, MAX_SIDE, keep_gray=False)
         lossless = entry["id"] in LOSSLESS
         name = f"images/{entry['id']}.{'png' if lossless else 'jpg'}"
         with open(os.path.join(out, name), "wb") as f:

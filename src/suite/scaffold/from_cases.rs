@@ -113,9 +113,13 @@ pub(super) fn write(
             )
         })
     };
-    let latency_case = cases.iter().map(|c| c.id.as_str()).min().unwrap_or_default().to_string();
-    let image_path = cases.iter().find(|c| c.id == latency_case).map(|c| c.path.clone());
-    let image = model.load_image(&image_path.unwrap_or_default())?;
+    // The first case by id is timed.
+    let first_case = cases
+        .iter()
+        .min_by(|a, b| a.id.cmp(&b.id))
+        .ok_or_else(|| Error::config(&o.path, "(images)", "the export holds no image"))?;
+    let latency_case = first_case.id.clone();
+    let image = model.load_image(&first_case.path)?;
     let p99 = time_p99(&model, &image)?;
     let budget = (p99 * 4.0).max(10.0).ceil();
 
